@@ -1,0 +1,48 @@
+/* Exchange records: reference counted, freed by whichever thread drops the last reference. */
+#include "core/exchange.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/xalloc.h"
+
+struct exchange *exchange_new(const char *id, size_t capture_max_bytes)
+{
+    struct exchange *ex = xcalloc(1, sizeof(*ex));
+    atomic_init(&ex->refs, 1);
+    strncpy(ex->id, id, sizeof(ex->id) - 1);
+    buf_init(&ex->response_head, 64 * 1024);
+    buf_init(&ex->response_body, capture_max_bytes);
+    return ex;
+}
+
+void exchange_retain(struct exchange *ex)
+{
+    atomic_fetch_add_explicit(&ex->refs, 1, memory_order_relaxed);
+}
+
+void exchange_release(struct exchange *ex)
+{
+    if (ex == NULL) return;
+    if (atomic_fetch_sub_explicit(&ex->refs, 1, memory_order_acq_rel) != 1) return;
+    free(ex->uri);
+    free(ex->upstream);
+    free(ex->request_body);
+    buf_fini(&ex->response_head);
+    buf_fini(&ex->response_body);
+    free(ex);
+}
+
+void exchange_add_body(struct exchange *ex, const void *data, size_t len)
+{
+    ex->response_bytes += len;
+    if (buf_append_some(&ex->response_body, data, len) < len) ex->response_truncated = true;
+}
+
+int64_t exchange_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
