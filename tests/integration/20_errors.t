@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The proxy's own answers: 502 (unreachable, reset), 504 (first-byte timeout), 413 (body over the
+# limit, announced or chunked), in OpenAI's error shape with x-request-id, logged with the id; and
+# each deadline: connect, first byte, idle between chunks, total.
+source "$(dirname "$0")/lib.sh"
+
+error_shape='^\{"error":\{"message":"[^"]+","type":"[a-z_]+","code":"[a-z_]+"\}\}$'
+
+# 502: nothing listens on the upstream port.
+closed_port=$( (exec 3<>/dev/tcp/127.0.0.1/1) 2>/dev/null; echo 1)
+UPSTREAM_URL=http://127.0.0.1:$closed_port start_proxy
+http unreachable -H 'x-request-id: unreachable-1' "$PROXY_URL/v1/chat/completions" -d '{}'
+is "$HTTP_STATUS" 502 "unreachable upstream answered 502"
+like "$(cat "$HTTP_BODY")" "$error_shape" "502 body in OpenAI's error shape"
+is "$(header "$HTTP_HEADERS" x-request-id)" unreachable-1 "502 carries x-request-id"
+is "$(header "$HTTP_HEADERS" content-type)" application/json "502 is JSON"
+ok "502 logged with its request id" grep -q 'req=unreachable-1 status=502' "$PROXY_LOG"
+stop_proc "$PROXY_PID"
+
+start_mock
+start_proxy --first-byte-timeout-ms 300 --idle-timeout-ms 300 --max-body 1000
+# 502: upstream resets before answering.
+http dropped -H 'x-mock-drop: 1' "$PROXY_URL/v1/chat/completions" -d '{}'
+is "$HTTP_STATUS" 502 "upstream closing without a response answered 502"
+like "$(cat "$HTTP_BODY")" "$error_shape" "its body in OpenAI's error shape"
+
+# 504: first byte later than the deadline.
+t0=$(now_us)
+http slow_head -H 'x-mock-first-byte-ms: 3000' -H 'x-request-id: slow-1' "$PROXY_URL/v1/x" -d '{}'
+ms=$(elapsed_ms "$t0")
+is "$HTTP_STATUS" 504 "first-byte timeout answered 504"
+like "$(cat "$HTTP_BODY")" "$error_shape" "504 body in OpenAI's error shape"
+ok "504 came at the deadline (${ms} ms), not at upstream's 3 s" test "$ms" -lt 2000
+ok "504 logged with its request id" grep -q 'req=slow-1 status=504' "$PROXY_LOG"
+ok "the upstream transfer was abandoned" wait_until "grep -q 'outcome=client_aborted' '$MOCK_LOG'" 5
+
+# Idle timeout between stream chunks: the stream is cut, not completed.
+t0=$(now_us)
+http stalled -N -H 'x-mock-sse: 5' -H 'x-mock-stall-after: 2' "$PROXY_URL/v1/x" -d '{}'
+ms=$(elapsed_ms "$t0")
+is "$HTTP_STATUS" 200 "a stalled stream had started with 200"
+is "$(grep -c '^data: {' "$HTTP_BODY")" 2 "the two events before the stall were relayed"
+isnt "$HTTP_CURL_RC" 0 "the client sees the stream end abnormally (curl exit $HTTP_CURL_RC)"
+ok "the stall was cut by the idle deadline (${ms} ms)" test "$ms" -lt 2500
+ok "idle cut logged" grep -q 'stream cut: idle timeout' "$PROXY_LOG"
+
+# 413: announced length over the limit, and a chunked body that grows over it.
+head -c 2000 /dev/zero | tr '\0' x >"$TEST_DIR/2k"
+http big_cl --data-binary @"$TEST_DIR/2k" "$PROXY_URL/v1/x"
+is "$HTTP_STATUS" 413 "Content-Length over --max-body answered 413"
+like "$(cat "$HTTP_BODY")" "$error_shape" "413 body in OpenAI's error shape"
+http big_chunked -H 'Transfer-Encoding: chunked' --data-binary @"$TEST_DIR/2k" "$PROXY_URL/v1/x"
+is "$HTTP_STATUS" 413 "chunked body growing over --max-body answered 413"
+head -c 1000 /dev/zero | tr '\0' x >"$TEST_DIR/1k"
+http at_limit -H 'x-mock-echo: 1' --data-binary @"$TEST_DIR/1k" "$PROXY_URL/v1/x"
+is "$HTTP_STATUS" 200 "a body of exactly --max-body bytes is forwarded"
+http stats "$ADMIN_URL/stats"
+like "$(tr -d ' \n' <"$HTTP_BODY")" '"upstream_errors":1,"upstream_timeouts":2,"body_too_large":2' \
+    "/stats counts the 502, the two deadlines and the two 413s"
+stop_proc "$PROXY_PID"
+
+# Total deadline: a stream that would last 3 s is cut at 600 ms.
+start_proxy --total-timeout-ms 600
+t0=$(now_us)
+http long_stream -N -H 'x-mock-sse: 30' -H 'x-mock-gap-ms: 100' "$PROXY_URL/v1/x" -d '{}'
+ms=$(elapsed_ms "$t0")
+n=$(grep -c '^data: {' "$HTTP_BODY")
+ok "total timeout cut the stream after $n of 30 events (${ms} ms)" test "$n" -lt 30 -a "$ms" -lt 2000
+ok "total cut logged" grep -q 'stream cut: total timeout' "$PROXY_LOG"
+stop_proc "$PROXY_PID"
+
+done_testing
