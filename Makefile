@@ -32,6 +32,7 @@ BIN := $(BUILD)/sigmaproxy
 INTEGRATION := $(sort $(wildcard tests/integration/*.t))
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
 
+.SECONDARY:
 .PHONY: all deps run test unit integration asan tsan bench format format-check lint clean
 all: $(BIN) $(if $(SAN),,sigmaproxy)
 

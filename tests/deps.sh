@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian 12 packages a make target needs, when they are missing.
-#   tests/deps.sh build|run|test|bench
+#   tests/deps.sh build|run|test|ci|bench
 # As root it runs apt-get; otherwise it names the missing packages and the command, and fails.
 set -eu
 what=${1:-build}
@@ -8,8 +8,9 @@ pkgs="pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libhiredi
 case "$what" in
 build | run) ;;
 test) pkgs="$pkgs redis-server curl perl" ;;
+ci) pkgs="$pkgs redis-server curl perl clang-format" ;;
 bench) pkgs="$pkgs curl perl nginx-light wrk" ;;
-*) echo "usage: tests/deps.sh build|run|test|bench" >&2; exit 2 ;;
+*) echo "usage: tests/deps.sh build|run|test|ci|bench" >&2; exit 2 ;;
 esac
 
 missing=""
