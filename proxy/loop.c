@@ -33,6 +33,7 @@ enum tag {
  * costs two epoll_ctl calls, which quick exchanges should not pay. */
 #define LOOP_WATCH_AFTER_US (200 * 1000)
 #define LOOP_MAX_EVENTS     128
+#define LOOP_IDLE_EASY_MAX  256
 /* MHD's per-connection pool: request head, read buffer, chunked write buffer. MHD zeroes it
  * between requests, so it is sized for real heads (SDKs send ~1 KB), not generously. */
 #define LOOP_CONNECTION_MEMORY_BYTES (16 * 1024)
@@ -57,6 +58,10 @@ struct loop {
     struct stats stats;
     struct queue *captures;
     struct relay *relays; /* relays with a running transfer */
+    uint8_t *sock_states; /* per curl socket fd: SOCK_* bits */
+    size_t n_sock_states;
+    CURL **idle_easy; /* easy handles kept for reuse, with the loop-wide options set */
+    size_t n_idle_easy;
 };
 
 static uint64_t tag_fd(int fd, enum tag t)
@@ -71,33 +76,94 @@ static int64_t now_us(void)
 
 /* ---- curl multi_socket plumbing ---- */
 
+static void curl_action(struct loop *l, curl_socket_t s, int flags);
+
+/* Curl sockets and our epoll set. libcurl removes a connection's socket when its transfer ends
+ * and adds it again when the next transfer reuses it: two epoll_ctl calls per request that do
+ * nothing useful. So a removed socket stays in the set, marked unwanted; if it wakes us while
+ * unwanted (the server closed an idle connection), it is taken out then. Our own open/close
+ * callbacks keep the per-fd state true when libcurl closes a socket and a new one gets its number.
+ */
+enum {
+    SOCK_IN = 1,
+    SOCK_OUT = 2,
+    SOCK_IN_EPOLL = 4,
+    SOCK_WANTED = 8,
+};
+
+static uint8_t *sock_state(struct loop *l, curl_socket_t s)
+{
+    size_t fd = (size_t)s;
+    if (fd >= l->n_sock_states) {
+        size_t n = l->n_sock_states ? l->n_sock_states : 256;
+        while (n <= fd)
+            n *= 2;
+        l->sock_states = xrealloc(l->sock_states, n);
+        memset(l->sock_states + l->n_sock_states, 0, n - l->n_sock_states);
+        l->n_sock_states = n;
+    }
+    return &l->sock_states[fd];
+}
+
 static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
+    (void)socketp;
     struct loop *l = userp;
-    bool registered = socketp != NULL;
+    uint8_t *st = sock_state(l, s);
     if (what == CURL_POLL_REMOVE) {
-        if (registered) {
-            epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
-            curl_multi_assign(l->multi, s, NULL);
-        }
+        *st &= (uint8_t)~SOCK_WANTED;
+        return 0;
+    }
+    uint8_t mask = ((what & CURL_POLL_IN) ? SOCK_IN : 0) | ((what & CURL_POLL_OUT) ? SOCK_OUT : 0);
+    if ((*st & SOCK_IN_EPOLL) && (*st & (SOCK_IN | SOCK_OUT)) == mask) {
+        *st |= SOCK_WANTED;
         return 0;
     }
     struct epoll_event ev = {
-        .events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0),
+        .events = ((mask & SOCK_IN) ? EPOLLIN : 0) | ((mask & SOCK_OUT) ? EPOLLOUT : 0),
         .data.u64 = tag_fd(s, TAG_CURL),
     };
-    int op = registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int op = (*st & SOCK_IN_EPOLL) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(l->epfd, op, s, &ev) < 0) {
-        /* The socket closed and a new one got its number, or curl re-announced it. */
         op = (errno == ENOENT) ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
         if (epoll_ctl(l->epfd, op, s, &ev) < 0) {
             log_error("epoll_ctl(curl socket %d): %s", (int)s, strerror(errno));
             return -1;
         }
     }
-    if (!registered) curl_multi_assign(l->multi, s, (void *)1);
+    *st = mask | SOCK_IN_EPOLL | SOCK_WANTED;
     return 0;
+}
+
+static curl_socket_t on_curl_open(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)purpose;
+    struct loop *l = clientp;
+    int fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (fd >= 0) *sock_state(l, fd) = 0;
+    return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
+static int on_curl_close(void *clientp, curl_socket_t s)
+{
+    struct loop *l = clientp;
+    *sock_state(l, s) = 0; /* close() takes it out of the epoll set */
+    return close(s);
+}
+
+/* A curl socket woke us: hand it to curl, unless curl no longer wants it. */
+static void curl_socket_ready(struct loop *l, curl_socket_t s, uint32_t ev)
+{
+    uint8_t *st = sock_state(l, s);
+    if (!(*st & SOCK_WANTED)) {
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
+        *st = 0;
+        return;
+    }
+    int flags = ((ev & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((ev & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                ((ev & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+    curl_action(l, s, flags);
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -121,6 +187,42 @@ static void curl_action(struct loop *l, curl_socket_t s, int flags)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         upstream_on_done(r, msg->data.result);
     }
+}
+
+/* ---- easy handles: made once, reused ---- */
+
+CURL *loop_easy_get(struct loop *l)
+{
+    if (l->n_idle_easy > 0) return l->idle_easy[--l->n_idle_easy];
+    const struct config *cfg = l->cfg;
+    CURL *e = curl_easy_init();
+    if (e == NULL) return NULL;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg->tls_verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg->tls_verify ? 2L : 0L);
+    if (cfg->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+    /* Upstreams are reached directly: no proxy from the environment (libcurl would otherwise
+     * look up *_proxy variables on every request). */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_curl_open);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, l);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, l);
+    return e;
+}
+
+void loop_easy_put(struct loop *l, CURL *e)
+{
+    if (l->n_idle_easy == LOOP_IDLE_EASY_MAX) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    if (l->idle_easy == NULL) l->idle_easy = xcalloc(LOOP_IDLE_EASY_MAX, sizeof(CURL *));
+    l->idle_easy[l->n_idle_easy++] = e;
 }
 
 /* ---- relay tracking: deadlines and client watches ---- */
@@ -291,13 +393,9 @@ static void *run(void *arg)
                 handle_flags(l);
                 break;
             }
-            case TAG_CURL: {
-                int flags = ((ev & EPOLLIN) ? CURL_CSELECT_IN : 0) |
-                            ((ev & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
-                            ((ev & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-                curl_action(l, (curl_socket_t)(data >> 3), flags);
+            case TAG_CURL:
+                curl_socket_ready(l, (curl_socket_t)(data >> 3), ev);
                 break;
-            }
             case TAG_CLIENT:
                 server_on_client_hangup((struct relay *)(uintptr_t)(data & ~(uint64_t)7));
                 break;

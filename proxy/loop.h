@@ -51,6 +51,10 @@ void loop_need_mhd_run(struct loop *l);
 /* Relays with a running transfer are tracked for their deadlines and client watches. */
 void loop_track(struct loop *l, struct relay *r);
 void loop_untrack(struct loop *l, struct relay *r);
+/* Returns an easy handle with the loop-wide options set (NULL if libcurl cannot make one); give
+ * it back with loop_easy_put once it is out of the multi handle. */
+CURL *loop_easy_get(struct loop *l);
+void loop_easy_put(struct loop *l, CURL *e);
 /* A deadline of r may now be earlier than the loop planned for. */
 void loop_deadline_changed(struct loop *l, int64_t deadline_us);
 /* Watches fd for hang-up on behalf of r (server_on_client_hangup). Returns 0 or -1. */

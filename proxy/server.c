@@ -231,6 +231,15 @@ static bool has_no_body(const struct relay *r)
     return r->status < 200 || r->status == 204 || r->status == 304;
 }
 
+/* True when the transfer is over and every body byte it brought is still in r->body. */
+static bool is_whole_body_here(const struct relay *r)
+{
+    return r->upstream_done && r->upstream_error == EXCHANGE_COMPLETE && r->body_off == 0 &&
+           !has_no_body(r) && strcmp(r->method, "HEAD") != 0 &&
+           (r->content_length < 0 || (uint64_t)r->content_length == r->body.len) &&
+           r->response_bytes == r->body.len;
+}
+
 /* The upstream head is complete: queue our response, whose body on_read feeds. */
 static enum MHD_Result respond(struct relay *r)
 {
@@ -239,12 +248,22 @@ static enum MHD_Result respond(struct relay *r)
         size = 0;
     else if (r->content_length >= 0)
         size = (uint64_t)r->content_length;
-    size_t block = SERVER_BLOCK_BYTES;
-    if (size != MHD_SIZE_UNKNOWN && size < block)
-        block = size > 0 ? (size_t)size : 1;
-    else if (size == MHD_SIZE_UNKNOWN)
-        block = 1;
-    struct MHD_Response *resp = MHD_create_response_from_callback(size, block, on_read, r, NULL);
+    struct MHD_Response *resp;
+    if (is_whole_body_here(r)) {
+        /* Small replies often arrive complete with their head: hand MHD the bytes at once, so it
+         * writes head and body in one send. */
+        size_t len;
+        char *body = buf_steal(&r->body, &len);
+        resp = MHD_create_response_from_buffer_with_free_callback(len, body, free);
+        stats_add(&loop_stats_mut(r->loop)->response_bytes, len);
+    } else {
+        size_t block = SERVER_BLOCK_BYTES;
+        if (size != MHD_SIZE_UNKNOWN && size < block)
+            block = size > 0 ? (size_t)size : 1;
+        else if (size == MHD_SIZE_UNKNOWN)
+            block = 1;
+        resp = MHD_create_response_from_callback(size, block, on_read, r, NULL);
+    }
     if (resp == NULL) return MHD_NO;
     /* response_head holds "name\0value\0" pairs already filtered by upstream.c. */
     const char *p = r->response_head.data;

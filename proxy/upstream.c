@@ -207,8 +207,12 @@ void upstream_maybe_unpause(struct relay *r)
     curl_easy_pause(r->easy, CURLPAUSE_CONT);
 }
 
+/* The handle may have served another request: every method option is set afresh. */
 static void set_method_and_body(struct relay *r, CURL *e)
 {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     bool has_body = r->request_body.len > 0 ||
                     MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length") ||
                     MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Transfer-Encoding");
@@ -225,8 +229,7 @@ static void set_method_and_body(struct relay *r, CURL *e)
 
 int upstream_start(struct relay *r)
 {
-    const struct config *cfg = loop_config(r->loop);
-    CURL *e = curl_easy_init();
+    CURL *e = loop_easy_get(r->loop);
     if (e == NULL) {
         fail(r, EXCHANGE_UPSTREAM_ERROR, 502, "curl_easy_init failed");
         return -1;
@@ -248,20 +251,12 @@ int upstream_start(struct relay *r)
     curl_easy_setopt(e, CURLOPT_URL, url);
     free(url); /* libcurl copies strings it is given */
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->request_headers);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_error);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg->tls_verify ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg->tls_verify ? 2L : 0L);
-    if (cfg->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
     set_method_and_body(r, e);
 
     r->easy = e;
@@ -272,7 +267,7 @@ int upstream_start(struct relay *r)
     if (mc != CURLM_OK) {
         loop_untrack(r->loop, r);
         r->easy = NULL;
-        curl_easy_cleanup(e);
+        loop_easy_put(r->loop, e);
         fail(r, EXCHANGE_UPSTREAM_ERROR, 502, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
         return -1;
     }
@@ -283,7 +278,7 @@ int upstream_start(struct relay *r)
 static void end_transfer(struct relay *r)
 {
     curl_multi_remove_handle(loop_multi(r->loop), r->easy);
-    curl_easy_cleanup(r->easy);
+    loop_easy_put(r->loop, r->easy);
     r->easy = NULL;
     r->paused = false;
     r->upstream_done = true;
