@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # mock_upstream on its own: the scripted behaviours every other integration test relies on
 # (header contract at the top of tests/mock/mock_upstream.c), and its request log.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 start_mock

@@ -69,4 +69,15 @@ ok "total timeout cut the stream after $n of 30 events (${ms} ms)" test "$n" -lt
 ok "total cut logged" grep -q 'stream cut: total timeout' "$PROXY_LOG"
 stop_proc "$PROXY_PID"
 
+# Connect deadline: an upstream whose handshakes never complete.
+start_mock --blackhole
+UPSTREAM_URL=$MOCK_URL start_proxy --connect-timeout-ms 300
+t0=$(now_us)
+http connect_to -H 'x-request-id: connect-1' "$PROXY_URL/v1/x" -d '{}'
+ms=$(elapsed_ms "$t0")
+is "$HTTP_STATUS" 504 "connect timeout answered 504"
+like "$(cat "$HTTP_BODY")" "$error_shape" "its body in OpenAI's error shape"
+ok "it came at the connect deadline (${ms} ms)" test "$ms" -ge 250 -a "$ms" -lt 2000
+ok "connect timeout logged with its id" grep -q 'req=connect-1 status=504' "$PROXY_LOG"
+
 done_testing

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # the variables set here are for the sourcing script
 # Helpers for the integration tests (STYLE.md §10), sourced by the bash TAP scripts
 # tests/integration/NN_topic.t. They start real processes on free ports (each writes its bound port
 # to a file, polled against a deadline), print TAP, and on exit stop everything they started,

@@ -29,7 +29,8 @@
  *   x-mock-stall-after: K     after K events (SSE) or K body bytes (otherwise), send nothing more
  *                             but keep the connection open, until the client leaves.
  *   x-mock-reset-after: K     after K events (SSE) or K body bytes (otherwise), close the
- *                             connection abruptly (outcome=reset). K >= the total: no effect.
+ *                             connection abruptly (outcome=reset). SSE: K = N cuts just before
+ *                             [DONE], K > N has no effect; a body: K >= its size has no effect.
  *   x-mock-drop: 1            close the connection without any response (after first-byte-ms).
  *   x-mock-body-bytes: N      reply with exactly N bytes of text/plain, Content-Length: N: the
  *                             63-character line PATTERN_LINE and "\n", repeated and cut at N.
@@ -88,8 +89,11 @@
 #define MOCK_MAX_CONNECTIONS 10000u
 /* MHD's per-connection pool: request head, I/O buffers, reply head (echo copies every request
  * header). MHD zeroes it between keep-alive requests: 16 KB would save ~1 us per request. */
-#define MOCK_CONN_MEMORY_BYTES   (64u * 1024u)
-#define MOCK_BLOCK_BYTES         (64u * 1024u) /* most a content reader is asked for at once */
+#define MOCK_CONN_MEMORY_BYTES (64u * 1024u)
+/* Most a content reader is asked for at once. MHD callocs this per response, so each reply asks
+ * for what it needs (one event, a small body) within [MOCK_MIN_BLOCK_BYTES, MOCK_BLOCK_BYTES]. */
+#define MOCK_BLOCK_BYTES         (64u * 1024u)
+#define MOCK_MIN_BLOCK_BYTES     1024u
 #define MOCK_MAX_ECHO_BYTES      (64u * 1024u * 1024u) /* echoed request body; beyond: 413 */
 #define MOCK_MAX_EVENT_BYTES     (1024u * 1024u)
 #define MOCK_MAX_EVENTS          100000000LL
@@ -126,6 +130,7 @@ struct fixture {
     bool is_sse;
     struct slice *events; /* is_sse: the events, pointing into data */
     size_t n_events;
+    size_t max_event_bytes;
 };
 
 struct timer_entry {
@@ -206,7 +211,7 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* ---- timer thread --------------------------------------------------------------------------- */
+/* ---- timer thread ---- */
 
 static void heap_swap(struct timer *t, size_t a, size_t b)
 {
@@ -333,8 +338,7 @@ static int timer_suspend(struct timer *t, struct MHD_Connection *conn, uint64_t 
     return 0;
 }
 
-/* ---- waiting inside callbacks ------------------------------------------------------------------
- */
+/* ---- waiting inside callbacks ---- */
 
 /* True when the client has closed or reset its end (peeking consumes nothing). */
 static bool is_peer_gone(struct MHD_Connection *conn)
@@ -369,7 +373,7 @@ static enum wait_result wait_until(struct req *r, uint64_t due_us)
     return WAIT_SUSPENDED;
 }
 
-/* ---- scenario headers ------------------------------------------------------------------------ */
+/* ---- scenario headers ---- */
 
 static int parse_ll(const char *s, long long min, long long max, long long *out)
 {
@@ -451,8 +455,7 @@ static enum MHD_Result on_scenario_header(void *cls, enum MHD_ValueKind kind, co
     return MHD_YES;
 }
 
-/* ---- content readers ---------------------------------------------------------------------------
- */
+/* ---- content readers ---- */
 
 static void render_event(struct req *r)
 {
@@ -572,7 +575,7 @@ static ssize_t on_body_read(void *cls, uint64_t pos, char *out, size_t max)
     return (ssize_t)n;
 }
 
-/* ---- responses ----------------------------------------------------------------------------- */
+/* ---- responses ---- */
 
 struct got_headers {
     struct MHD_Response *resp;
@@ -628,6 +631,12 @@ static void add_extra_headers(struct req *r, struct MHD_Response *resp)
     }
 }
 
+static size_t block_bytes(uint64_t want)
+{
+    if (want < MOCK_MIN_BLOCK_BYTES) return MOCK_MIN_BLOCK_BYTES;
+    return want > MOCK_BLOCK_BYTES ? MOCK_BLOCK_BYTES : (size_t)want;
+}
+
 /* A body from memory (mem, NULL for PATTERN_LINE) of len bytes, through the reader when it must
  * stall or reset, otherwise in one piece. Takes ownership of r->body when mem is its data. With a
  * scripted Content-Length, the size is left unknown so that MHD sends no length of its own. */
@@ -644,7 +653,7 @@ static struct MHD_Response *body_response(struct req *r, const char *mem, uint64
     }
     r->mem = mem;
     r->mem_len = len;
-    return MHD_create_response_from_callback(own_length ? len : MHD_SIZE_UNKNOWN, MOCK_BLOCK_BYTES,
+    return MHD_create_response_from_callback(own_length ? len : MHD_SIZE_UNKNOWN, block_bytes(len),
                                              on_body_read, r, NULL);
 }
 
@@ -669,8 +678,11 @@ static enum MHD_Result respond(struct req *r, const char *version)
         return MHD_queue_response(r->conn, MHD_HTTP_OK, r->mock->default_reply);
     } else if (r->n_events >= 0 || (r->fixture != NULL && r->fixture->is_sse)) {
         ctype = "text/event-stream";
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, MOCK_BLOCK_BYTES, on_sse_read, r,
-                                                 NULL);
+        uint64_t event_bytes = r->fixture
+                                   ? r->fixture->max_event_bytes
+                                   : (uint64_t)(r->event_bytes > 0 ? r->event_bytes : 0) + 512u;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block_bytes(event_bytes),
+                                                 on_sse_read, r, NULL);
         if (resp != NULL) MHD_add_response_header(resp, "Cache-Control", "no-cache");
     } else if (r->echo) {
         resp = body_response(r, r->body.data ? r->body.data : "", r->body.len);
@@ -709,7 +721,7 @@ static enum MHD_Result respond(struct req *r, const char *version)
     return ret;
 }
 
-/* ---- MHD callbacks ------------------------------------------------------------------------- */
+/* ---- MHD callbacks ---- */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -814,7 +826,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("mhd: %s", msg);
 }
 
-/* ---- startup ------------------------------------------------------------------------------- */
+/* ---- startup ---- */
 
 static int read_file(const char *path, char **data, size_t *len, struct err *err)
 {
@@ -870,6 +882,7 @@ static void split_events(struct fixture *f)
             f->events = xrealloc(f->events, alloc * sizeof(*f->events));
         }
         f->events[f->n_events++] = (struct slice){f->data + start, end - start};
+        if (end - start > f->max_event_bytes) f->max_event_bytes = end - start;
         start = end;
         i = end - 1;
     }
@@ -952,6 +965,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mock_upstream --port N --port-file FILE [--bind ADDR] [--log FILE]\n"
                "                     [--threads N] [--fixtures DIR] [--log-level LEVEL]\n"
+               "                     [--blackhole]   (accept nothing: connects time out)\n"
                "A fake LLM API scripted by x-mock-* request headers (see tests/mock/"
                "mock_upstream.c).\n");
 }
@@ -963,6 +977,7 @@ struct options {
     const char *port_file;
     const char *log_path;
     const char *fixtures;
+    bool blackhole;
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -975,6 +990,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"threads", required_argument, NULL, 't'},
         {"fixtures", required_argument, NULL, 'x'},
         {"log-level", required_argument, NULL, 'v'},
+        {"blackhole", no_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1006,6 +1022,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'v':
             if (log_level_parse(optarg, &log_level_current) < 0) goto bad;
             break;
+        case 'B':
+            o->blackhole = true;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -1034,6 +1053,39 @@ static void raise_fd_limit(void)
     }
 }
 
+/* --blackhole: a port whose handshakes never complete, for connect-timeout tests. The listen
+ * queue (backlog 0) is filled by our own connections and never drained, so Linux drops every
+ * further SYN and a client's connect() hangs until its own deadline. */
+static int run_blackhole(const struct options *opt, const sigset_t *sigs)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt->port)};
+    socklen_t len = sizeof(sin);
+    int fds[8], n = 0, sig;
+    if (inet_pton(AF_INET, opt->bind, &sin.sin_addr) != 1) return 1;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 0) < 0 ||
+        getsockname(lfd, (struct sockaddr *)&sin, &len) < 0) {
+        log_error("blackhole: %s", strerror(errno));
+        return 1;
+    }
+    for (; n < (int)(sizeof(fds) / sizeof(fds[0])); n++) {
+        fds[n] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fds[n] < 0) break;
+        connect(fds[n], (struct sockaddr *)&sin, sizeof(sin)); /* EINPROGRESS: left pending */
+    }
+    struct err err = {{0}};
+    if (opt->port_file != NULL && write_port_file(opt->port_file, ntohs(sin.sin_port), &err) < 0) {
+        log_error("%s", err.msg);
+        return 1;
+    }
+    log_info("blackhole on port %u", ntohs(sin.sin_port));
+    sigwait(sigs, &sig);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    close(lfd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct options opt;
@@ -1051,6 +1103,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before any thread: they all inherit it */
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    if (opt.blackhole) return run_blackhole(&opt, &sigs);
     atomic_init(&m.n_requests, 0);
 
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
