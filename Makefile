@@ -33,7 +33,7 @@ INTEGRATION := $(sort $(wildcard tests/integration/*.t))
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
 
 .SECONDARY:
-.PHONY: all deps run test unit integration asan tsan bench format format-check lint clean
+.PHONY: all deps run test unit integration asan tsan bench format format-check lint clean deploy-check
 all: $(BIN) $(if $(SAN),,sigmaproxy)
 
 deps:
@@ -100,3 +100,7 @@ clean:
 	rm -rf build sigmaproxy
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Dockerfile, compose, Kubernetes and systemd files, validated without a Docker engine.
+deploy-check: $(BIN)
+	SIGMAPROXY_BIN=$(CURDIR)/$(BIN) tests/deploy_check.sh
