@@ -46,6 +46,7 @@ struct relay {
     /* Request side. */
     struct buf request_body;
     bool request_too_large;
+    uint64_t discarded_bytes; /* body bytes dropped after the limit was passed */
     struct curl_slist *request_headers;
 
     /* Upstream side. */

@@ -22,6 +22,8 @@
 /* MHD allocates (and zeroes) this buffer with every response; it only serves responses of known
  * length (chunked ones are written from the connection's pool), so it is sized to the body. */
 #define SERVER_BLOCK_BYTES (16 * 1024)
+/* Body bytes past max_body_bytes read (and dropped) so that a 413 can still be sent. */
+#define SERVER_DISCARD_MAX_BYTES (1024 * 1024)
 
 static const char *outcome_name(enum exchange_outcome o)
 {
@@ -367,6 +369,17 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
         if (*upload_size > 0) {
             if (!r->request_too_large && buf_append(&r->request_body, upload, *upload_size) < 0)
                 r->request_too_large = true;
+            if (r->request_too_large) {
+                /* MHD cannot answer before the body is read: discard it to send the 413, but
+                 * not without end. Past the allowance the connection is closed unanswered. */
+                r->discarded_bytes += *upload_size;
+                if (r->discarded_bytes > SERVER_DISCARD_MAX_BYTES) {
+                    log_info("req=%s body over the limit by more than %d bytes: closing", r->id,
+                             SERVER_DISCARD_MAX_BYTES);
+                    stats_add(&loop_stats_mut(r->loop)->body_too_large, 1);
+                    return MHD_NO;
+                }
+            }
             *upload_size = 0;
             return MHD_YES;
         }

@@ -54,9 +54,14 @@ is "$HTTP_STATUS" 413 "chunked body growing over --max-body answered 413"
 head -c 1000 /dev/zero | tr '\0' x >"$TEST_DIR/1k"
 http at_limit -H 'x-mock-echo: 1' --data-binary @"$TEST_DIR/1k" "$PROXY_URL/v1/x"
 is "$HTTP_STATUS" 200 "a body of exactly --max-body bytes is forwarded"
+head -c 3000000 /dev/zero >"$TEST_DIR/3m"
+http huge_chunked -H 'Transfer-Encoding: chunked' --data-binary @"$TEST_DIR/3m" "$PROXY_URL/v1/x"
+isnt "$HTTP_STATUS" 200 "a chunked body far over the limit is cut off (curl exit $HTTP_CURL_RC)"
+http after_huge "$PROXY_URL/v1/x" -d '{}'
+is "$HTTP_STATUS" 200 "the proxy serves on after cutting it"
 http stats "$ADMIN_URL/stats"
-like "$(tr -d ' \n' <"$HTTP_BODY")" '"upstream_errors":1,"upstream_timeouts":2,"body_too_large":2' \
-    "/stats counts the 502, the two deadlines and the two 413s"
+like "$(tr -d ' \n' <"$HTTP_BODY")" '"upstream_errors":1,"upstream_timeouts":2,"body_too_large":3' \
+    "/stats counts the 502, the two deadlines and the three oversized bodies"
 stop_proc "$PROXY_PID"
 
 # Total deadline: a stream that would last 3 s is cut at 600 ms.
@@ -67,6 +72,16 @@ ms=$(elapsed_ms "$t0")
 n=$(grep -c '^data: {' "$HTTP_BODY")
 ok "total timeout cut the stream after $n of 30 events (${ms} ms)" test "$n" -lt 30 -a "$ms" -lt 2000
 ok "total cut logged" grep -q 'stream cut: total timeout' "$PROXY_LOG"
+stop_proc "$PROXY_PID"
+
+# Client deadline: a client connection that sends nothing is closed.
+start_proxy --client-timeout-ms 1000
+t0=$(now_us)
+exec 5<>"/dev/tcp/127.0.0.1/$PROXY_PORT"
+timeout 10 cat <&5 >/dev/null
+exec 5<&-
+ms=$(elapsed_ms "$t0")
+ok "an idle client connection was closed after ${ms} ms (limit 1000 ms)" test "$ms" -ge 900 -a "$ms" -lt 4000
 stop_proc "$PROXY_PID"
 
 # Connect deadline: an upstream whose handshakes never complete.
