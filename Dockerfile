@@ -10,6 +10,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential pkg-config \
         libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libhiredis-dev \
+        zlib1g-dev libbrotli-dev libpcre2-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -21,7 +22,8 @@ RUN make -j"$(nproc)" \
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libcurl4 libjansson4 libhiredis0.14 ca-certificates \
+        libmicrohttpd12 libcurl4 libjansson4 libhiredis0.14 zlib1g libbrotli1 libpcre2-8-0 \
+        ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 sigmaproxy \
     && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/sigmaproxy --no-create-home \

@@ -9,7 +9,7 @@ SAN ?=
 comma := ,
 FLAVOUR := $(if $(SAN),$(subst $(comma),-,$(SAN)),release)
 BUILD := build/$(FLAVOUR)
-PKGS := libmicrohttpd libcurl jansson hiredis
+PKGS := libmicrohttpd libcurl jansson hiredis zlib libbrotlidec libpcre2-8
 
 # Evaluated once, on first use (after `deps` has installed what pkg-config needs).
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
@@ -59,6 +59,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/tap.o $(BUILD)/
 
 $(MOCK): $(BUILD)/obj/tests/mock/mock_upstream.o $(BUILD)/libsigmaproxy.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+# The SSE client of the benchmark; tests/bench/bench.sh runs `make build/release/sse_bench`.
+$(BUILD)/sse_bench: tests/bench/sse_bench.c | deps
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
 run: $(BIN)
 	@tests/deps.sh run

@@ -4,7 +4,7 @@
 # As root it runs apt-get; otherwise it names the missing packages and the command, and fails.
 set -eu
 what=${1:-build}
-pkgs="pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libhiredis-dev"
+pkgs="pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libhiredis-dev zlib1g-dev libbrotli-dev libpcre2-dev"
 case "$what" in
 build | run) ;;
 test) pkgs="$pkgs redis-server curl perl" ;;
