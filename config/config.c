@@ -33,6 +33,8 @@ enum opt_type {
     OPT_MS,        /* long, milliseconds */
     OPT_BYTES,     /* size_t; an integer with an optional k, m or g suffix (x1024) */
     OPT_RATE,      /* double */
+    OPT_RATE_AUTO, /* double at off, or "auto": sets the bool at off2 */
+    OPT_OBJECT,    /* json_t * holding a JSON object (text: JSON) */
     OPT_PATH,      /* char *; "" unsets it */
     OPT_DIR,       /* char *; must not be empty */
     OPT_FILE,      /* char *; a readable regular file, or "" to unset */
@@ -104,8 +106,9 @@ static const struct opt opts[] = {
     {"relay_buffer_bytes", "--relay-buffer-bytes", "SIGMAPROXY_RELAY_BUFFER_BYTES", OPT_BYTES,
      "BYTES", "64k", 4 * KIB, 64 * MIB, F(relay_buffer_bytes), 0,
      "per exchange, upstream bytes held for a slow client"},
-    {"sample_rate", "--sample-rate", "SIGMAPROXY_SAMPLE_RATE", OPT_RATE, "R", "0", 0, 1,
-     F(sample_rate), 0, "share of exchanges scored, 0..1"},
+    {"sample_rate", "--sample-rate", "SIGMAPROXY_SAMPLE_RATE", OPT_RATE_AUTO, "R", "0", 0, 1,
+     F(sample_rate), F(sample_auto),
+     "share of exchanges scored, 0..1, or auto (sized per window from sigma.*)"},
     {"capture_max_bytes", "--capture-max-bytes", "SIGMAPROXY_CAPTURE_MAX_BYTES", OPT_BYTES, "BYTES",
      "1m", 1, GIB, F(capture_max_bytes), 0, "response bytes kept per scored exchange"},
     {"capture_queue_len", "--capture-queue-len", "SIGMAPROXY_CAPTURE_QUEUE_LEN", OPT_INT, "N",
@@ -120,6 +123,16 @@ static const struct opt opts[] = {
      F(access_log), 0, "log one line per request"},
     {"log_level", "--log-level", "SIGMAPROXY_LOG_LEVEL", OPT_LOG_LEVEL, "LEVEL", "info", 0, 0,
      F(log_level), 0, "error, warn, info or debug"},
+    {"scorers", "--scorers", "SIGMAPROXY_SCORERS", OPT_OBJECT, "JSON", NULL, 0, 0, F(scorers), 0,
+     "per scorer {\"enabled\", \"params\", \"routes\"}; all built-ins on by default"},
+    {"sigma", "--sigma", "SIGMAPROXY_SIGMA", OPT_OBJECT, "JSON", NULL, 0, 0, F(sigma), 0,
+     "Six-Sigma tracking: p0, p1, alpha, power, window_s, ... (README)"},
+    {"sampling", "--sampling", "SIGMAPROXY_SAMPLING", OPT_OBJECT, "JSON", NULL, 0, 0, F(sampling),
+     0, "per-route and per-model rates: {\"routes\": {...}, \"models\": {...}}"},
+    {"alert_webhook", "--alert-webhook", "SIGMAPROXY_ALERT_WEBHOOK", OPT_PATH, "URL", NULL, 0, 0,
+     F(alert_webhook), 0, "POST each control-state change here as JSON"},
+    {"evaluator_threads", "--evaluator-threads", "SIGMAPROXY_EVALUATOR_THREADS", OPT_INT, "N", "1",
+     1, 64, F(evaluator_threads), 0, "scoring threads (off the hot path)"},
     {NULL, "--check-config", NULL, OPT_CHECK, NULL, NULL, 0, 0, 0, 0,
      "check the configuration, print it and exit"},
     {NULL, "--help", NULL, OPT_HELP, NULL, NULL, 0, 0, 0, 0, "print this help and exit"},
@@ -657,6 +670,39 @@ static int apply(struct config *cfg, const struct opt *o, const char *text, cons
         *(double *)p = d;
         break;
     }
+    case OPT_RATE_AUTO: {
+        if (strcmp(text, "auto") == 0) {
+            *(bool *)field(cfg, o->off2) = true;
+            break;
+        }
+        char *end = NULL;
+        bool is_num = isdigit((unsigned char)text[0]) || text[0] == '.' || text[0] == '-';
+        double d = is_num ? strtod(text, &end) : 0;
+        if (!is_num || *end != '\0' || !(d >= o->min && d <= o->max)) {
+            err_set(err, "%s: %s: must be a number in %g..%g, or auto", where, quote(q, text),
+                    o->min, o->max);
+            return -1;
+        }
+        *(double *)p = d;
+        *(bool *)field(cfg, o->off2) = false;
+        break;
+    }
+    case OPT_OBJECT: {
+        json_error_t jerr;
+        json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        if (v == NULL) {
+            err_set(err, "%s: not JSON: %d:%d: %s", where, jerr.line, jerr.column, jerr.text);
+            return -1;
+        }
+        if (!json_is_object(v)) {
+            json_decref(v);
+            why = "must be a JSON object";
+            break;
+        }
+        json_decref(*(json_t **)p);
+        *(json_t **)p = v;
+        break;
+    }
     case OPT_CONFIG:
     case OPT_PATH:
         set_str(p, text[0] != '\0' ? text : NULL);
@@ -734,6 +780,23 @@ static int apply_json(struct config *cfg, const struct opt *o, json_t *v, const 
     switch (o->type) {
     case OPT_UPSTREAMS:
         return upstreams_from_json(cfg, v, where, err);
+    case OPT_OBJECT:
+        if (!json_is_object(v)) {
+            err_set(err, "%s: expected an object, got %s", where, json_type_name(v));
+            return -1;
+        }
+        json_decref(*(json_t **)field(cfg, o->off));
+        *(json_t **)field(cfg, o->off) = json_deep_copy(v);
+        return 0;
+    case OPT_RATE_AUTO:
+        want = "a number or \"auto\"";
+        if (json_is_number(v)) {
+            snprintf(text, sizeof(text), "%.17g", json_number_value(v));
+            s = text;
+        } else if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) {
+            s = "auto";
+        }
+        break;
     case OPT_BOOL:
         want = "true or false";
         if (json_is_boolean(v)) s = json_is_true(v) ? "true" : "false";
@@ -1004,6 +1067,8 @@ void config_fini(struct config *cfg)
         if (o->type == OPT_CONFIG || o->type == OPT_PATH || o->type == OPT_DIR ||
             o->type == OPT_FILE || o->type == OPT_ADDR || o->type == OPT_REDIS)
             free(*(char **)field(cfg, o->off));
+        else if (o->type == OPT_OBJECT)
+            json_decref(*(json_t **)field(cfg, o->off));
     }
     for (size_t i = 0; i < cfg->n_upstreams; i++)
         upstream_fini(&cfg->upstreams[i]);
@@ -1073,6 +1138,11 @@ static json_t *opt_json(const struct config *cfg, const struct opt *o)
         return json_integer((json_int_t) * (const size_t *)p);
     case OPT_RATE:
         return json_real(*(const double *)p);
+    case OPT_RATE_AUTO:
+        if (*(const bool *)((const char *)cfg + o->off2)) return json_string("auto");
+        return json_real(*(const double *)p);
+    case OPT_OBJECT:
+        return *(json_t *const *)p ? json_deep_copy(*(json_t *const *)p) : NULL;
     case OPT_PATH:
     case OPT_DIR:
     case OPT_FILE:

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "core/err.h"
 #include "core/log.h"
 
@@ -54,6 +56,7 @@ struct config {
     size_t relay_buffer_bytes; /* per exchange, upstream bytes not yet taken by the client */
 
     double sample_rate;       /* 0..1: share of exchanges captured for evaluation */
+    bool sample_auto;         /* --sample-rate auto: the evaluator sets the rate per window */
     size_t capture_max_bytes; /* response body bytes kept per captured exchange */
     int capture_queue_len;    /* completed captures waiting for the evaluator */
 
@@ -62,6 +65,14 @@ struct config {
 
     bool access_log;
     enum log_level log_level;
+
+    /* Evaluation side. JSON objects, checked here for shape only; the evaluator validates their
+     * contents at start (and for --check-config). Each may be NULL (defaults). */
+    json_t *scorers;       /* {"<scorer>": {"enabled": bool, "params": {...}, "routes": {...}}} */
+    json_t *sigma;         /* {"p0", "p1", "alpha", "power", "window_s", ...} */
+    json_t *sampling;      /* {"routes": {"<upstream>": rate}, "models": {"<model>": rate}, ...} */
+    char *alert_webhook;   /* POSTed a JSON line on every state change; NULL = none */
+    int evaluator_threads; /* scoring threads */
 };
 
 /* Applies defaults, the file named by --config (or SIGMAPROXY_CONFIG), the environment and argv

@@ -91,7 +91,14 @@ static void show_admin(const struct config *c, char *out)
 
 static void show_sample_rate(const struct config *c, char *out)
 {
-    snprintf(out, SHOW, "%g", c->sample_rate);
+    snprintf(out, SHOW, c->sample_auto ? "auto" : "%g", c->sample_rate);
+}
+
+static void show_sigma(const struct config *c, char *out)
+{
+    char *text = c->sigma ? json_dumps(c->sigma, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    snprintf(out, SHOW, "%s", text ? text : "(null)");
+    free(text);
 }
 
 /* "name url prefix", one per upstream, separated by "; ", in the stored order. */
@@ -146,6 +153,18 @@ static const struct good_case {
     {"default threads is 0 (auto)", {0}, {0}, show_threads, "0"},
     {"default relay_buffer_bytes is 65536", {0}, {0}, show_relay, "65536"},
     {"default sample_rate is 0", {0}, {0}, show_sample_rate, "0"},
+    {"sample_rate auto", {"--sample-rate", "auto"}, {0}, show_sample_rate, "auto"},
+    {"a number after auto turns auto off",
+     {"--sample-rate", "0.25"},
+     {"SIGMAPROXY_SAMPLE_RATE=auto"},
+     show_sample_rate,
+     "0.25"},
+    {"default sigma is unset", {0}, {0}, show_sigma, "(null)"},
+    {"--sigma takes a JSON object",
+     {"--sigma", "{\"p1\": 0.5, \"p0\": 0.25}"},
+     {0},
+     show_sigma,
+     "{\"p0\":0.25,\"p1\":0.5}"},
     {"default capture_max_bytes is 1 MiB", {0}, {0}, show_capture_max, "1048576"},
     {"default capture_queue_len is 1024", {0}, {0}, show_capture_queue, "1024"},
     {"default redis_url is redis://127.0.0.1:6379", {0}, {0}, show_redis, "redis://127.0.0.1:6379"},
@@ -582,23 +601,31 @@ static const struct bad_case {
     {"sample-rate: above 1",
      {"--sample-rate", "1.5"},
      {0},
-     "--sample-rate: \"1.5\": must be a number in 0..1"},
+     "--sample-rate: \"1.5\": must be a number in 0..1, or auto"},
     {"sample-rate: negative",
      {"--sample-rate", "-0.1"},
      {0},
-     "--sample-rate: \"-0.1\": must be a number in 0..1"},
+     "--sample-rate: \"-0.1\": must be a number in 0..1, or auto"},
     {"sample-rate: nan",
      {"--sample-rate", "nan"},
      {0},
-     "--sample-rate: \"nan\": must be a number in 0..1"},
-    {"sample-rate: auto is not supported",
-     {"--sample-rate", "auto"},
+     "--sample-rate: \"nan\": must be a number in 0..1, or auto"},
+    {"sample-rate: a word other than auto",
+     {"--sample-rate", "automatic"},
      {0},
-     "--sample-rate: \"auto\": must be a number in 0..1"},
+     "--sample-rate: \"automatic\": must be a number in 0..1, or auto"},
+    {"scorers: not JSON",
+     {"--scorers", "{pii"},
+     {0},
+     "--scorers: not JSON: 1:4: string or '}' expected near 'pii'"},
+    {"scorers: JSON but not an object",
+     {"--scorers", "[1]"},
+     {0},
+     "--scorers: \"[1]\": must be a JSON object"},
     {"sample-rate: trailing junk",
      {"--sample-rate", "0.5x"},
      {0},
-     "--sample-rate: \"0.5x\": must be a number in 0..1"},
+     "--sample-rate: \"0.5x\": must be a number in 0..1, or auto"},
     {"redis: wrong scheme",
      {"--redis", "http://h"},
      {0},
@@ -703,7 +730,7 @@ static const struct bad_case {
     {"bad env value names the variable",
      {0},
      {"SIGMAPROXY_SAMPLE_RATE=2"},
-     "SIGMAPROXY_SAMPLE_RATE: \"2\": must be a number in 0..1"},
+     "SIGMAPROXY_SAMPLE_RATE: \"2\": must be a number in 0..1, or auto"},
     {"bad env value is refused even when a flag overrides it",
      {"--listen", "127.0.0.1:1"},
      {"SIGMAPROXY_LISTEN=nope"},
@@ -750,7 +777,7 @@ static const struct bad_case {
     {"file: unknown key far from any",
      {"--config", FIX "bad_unknown_key_far.json"},
      {0},
-     FIX "bad_unknown_key_far.json:scorers: unknown key; see --help for the keys"},
+     FIX "bad_unknown_key_far.json:zzzzqqq: unknown key; see --help for the keys"},
     {"file: string for an integer",
      {"--config", FIX "bad_type_string_for_int.json"},
      {0},
@@ -770,7 +797,7 @@ static const struct bad_case {
     {"file: string for a number",
      {"--config", FIX "bad_type_string_for_rate.json"},
      {0},
-     FIX "bad_type_string_for_rate.json:sample_rate: expected a number, got a string"},
+     FIX "bad_type_string_for_rate.json:sample_rate: expected a number or \"auto\", got a string"},
     {"file: max_connections out of range",
      {"--config", FIX "bad_range_max_connections.json"},
      {0},
@@ -784,7 +811,7 @@ static const struct bad_case {
     {"file: sample_rate out of range",
      {"--config", FIX "bad_range_sample_rate.json"},
      {0},
-     FIX "bad_range_sample_rate.json:sample_rate: \"1.5\": must be a number in 0..1"},
+     FIX "bad_range_sample_rate.json:sample_rate: \"1.5\": must be a number in 0..1, or auto"},
     {"file: listen port out of range",
      {"--config", FIX "bad_range_listen_port.json"},
      {0},
