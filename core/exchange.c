@@ -46,3 +46,16 @@ int64_t exchange_now_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+const char *exchange_sampled_by_name(enum exchange_sampled_by by)
+{
+    switch (by) {
+    case EXCHANGE_SAMPLED_RATE:
+        return "rate";
+    case EXCHANGE_SAMPLED_FORCED:
+        return "forced";
+    case EXCHANGE_SAMPLED_ERROR:
+        return "error";
+    }
+    return "rate";
+}

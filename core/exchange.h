@@ -21,10 +21,16 @@ enum exchange_outcome {
     EXCHANGE_REFUSED,        /* the proxy answered itself (413, 400, 404) */
 };
 
+/* Why an exchange was captured. Rate-sampled ones are the unbiased estimate; error captures
+ * (5xx, 429, timeouts, unreachable upstream) are always taken and counted apart (SIXSIGMA §13). */
 enum exchange_sampled_by {
     EXCHANGE_SAMPLED_RATE = 0,
-    EXCHANGE_SAMPLED_FORCED,
+    EXCHANGE_SAMPLED_FORCED, /* x-sigmaproxy-sample: always */
+    EXCHANGE_SAMPLED_ERROR,  /* not chosen, but the upstream failed */
 };
+
+/* "rate", "forced" or "error" (SPEC's sampled_by). */
+const char *exchange_sampled_by_name(enum exchange_sampled_by by);
 
 struct exchange {
     atomic_int refs;

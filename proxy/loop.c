@@ -57,6 +57,7 @@ struct loop {
     struct reqid reqid;
     struct stats stats;
     struct queue *captures;
+    const struct sampler *sampler;
     struct relay *relays; /* relays with a running transfer */
     uint8_t *sock_states; /* per curl socket fd: SOCK_* bits */
     size_t n_sock_states;
@@ -426,13 +427,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 struct loop *loop_new(const struct config *cfg, int index, int listen_fd, struct queue *captures,
-                      struct err *err)
+                      struct sampler *sampler, struct err *err)
 {
     struct loop *l = xcalloc(1, sizeof(*l));
     l->cfg = cfg;
     l->index = index;
     l->listen_fd = listen_fd;
     l->captures = captures;
+    l->sampler = sampler;
     l->curl_deadline_us = -1;
     l->next_scan_us = INT64_MAX;
     l->wake_fd = -1;
@@ -565,6 +567,11 @@ struct stats *loop_stats_mut(struct loop *l)
 struct queue *loop_captures(struct loop *l)
 {
     return l->captures;
+}
+
+const struct sampler *loop_sampler(const struct loop *l)
+{
+    return l->sampler;
 }
 
 bool loop_is_draining(const struct loop *l)

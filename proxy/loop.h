@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/queue.h"
 #include "core/reqid.h"
+#include "core/sampler.h"
 #include "proxy/stats.h"
 
 struct loop;
@@ -26,9 +27,10 @@ struct relay;
 /* Lifecycle, main thread. */
 
 /* Returns a new loop serving listen_fd (takes ownership of it, on success and on failure), or NULL
- * with err. cfg and captures must outlive the loop; completed captures are pushed to captures. */
+ * with err. cfg, captures and sampler must outlive the loop; completed captures are pushed to
+ * captures; sampler decides which exchanges are captured. */
 struct loop *loop_new(const struct config *cfg, int index, int listen_fd, struct queue *captures,
-                      struct err *err);
+                      struct sampler *sampler, struct err *err);
 int loop_start(struct loop *l, struct err *err);
 /* Stops accepting connections; exchanges in flight go on, responses ask clients to close. */
 void loop_quiesce(struct loop *l);
@@ -45,6 +47,7 @@ CURLM *loop_multi(struct loop *l);
 struct reqid *loop_reqid(struct loop *l);
 struct stats *loop_stats_mut(struct loop *l);
 struct queue *loop_captures(struct loop *l);
+const struct sampler *loop_sampler(const struct loop *l);
 bool loop_is_draining(const struct loop *l);
 /* A connection was resumed: run MHD before sleeping again. */
 void loop_need_mhd_run(struct loop *l);

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "core/exchange.h"
 #include "core/queue.h"
+#include "core/sampler.h"
 #include "core/xalloc.h"
 #include "proxy/admin.h"
 #include "proxy/evaluator.h"
@@ -162,6 +163,7 @@ int main(int argc, char **argv)
     struct loop **loops = xcalloc((size_t)cfg.threads, sizeof(*loops));
     size_t n_loops = 0;
     struct queue *captures = NULL;
+    struct sampler *sampler = NULL;
     struct evaluator *evaluator = NULL;
     struct admin *admin = NULL;
     atomic_bool ready;
@@ -171,6 +173,12 @@ int main(int argc, char **argv)
         log_error("curl_global_init failed");
         goto out;
     }
+    const char *routes[CONFIG_MAX_UPSTREAMS];
+    for (size_t i = 0; i < cfg.n_upstreams; i++)
+        routes[i] = cfg.upstreams[i].name;
+    sampler = sampler_new(cfg.sample_auto ? 0.0 : cfg.sample_rate, cfg.sampling, routes,
+                          cfg.n_upstreams, &err);
+    if (sampler == NULL) goto fail;
     captures = queue_new((size_t)cfg.capture_queue_len);
     evaluator = evaluator_start(captures, &err);
     if (evaluator == NULL) goto fail;
@@ -179,7 +187,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < cfg.threads; i++) {
         int fd = open_listener(cfg.listen_host, port, true, &port, &err);
         if (fd < 0) goto fail;
-        loops[i] = loop_new(&cfg, i, fd, captures, &err);
+        loops[i] = loop_new(&cfg, i, fd, captures, sampler, &err);
         if (loops[i] == NULL) goto fail;
         n_loops++;
     }
@@ -248,6 +256,7 @@ out:
             exchange_release(ex);
         queue_free(captures);
     }
+    sampler_free(sampler);
     curl_global_cleanup();
     if (rc == 0) log_info("stopped");
     config_fini(&cfg);

@@ -292,7 +292,51 @@ static enum MHD_Result respond(struct relay *r)
     return ret;
 }
 
-/* The request head is parsed: identify, route, check limits, decide capture. */
+/* Returns a new capture of r, for the evaluator. */
+static struct exchange *new_capture(struct relay *r, enum exchange_sampled_by by)
+{
+    const struct config *cfg = loop_config(r->loop);
+    struct exchange *ex = exchange_new(r->id, cfg->capture_max_bytes);
+    ex->sampled_by = by;
+    snprintf(ex->method, sizeof(ex->method), "%s", r->method);
+    ex->uri = xstrdup(r->uri);
+    ex->upstream = xstrdup(r->upstream ? r->upstream->name : "-");
+    ex->start_us = r->start_us;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ex->start_unix_ms =
+        (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (exchange_now_us() - r->start_us) / 1000;
+    return ex;
+}
+
+/* The request is complete: is this exchange captured? The header forces it either way; else
+ * the rate of its model, route or the global one decides, on the request id. */
+static void choose_capture(struct relay *r)
+{
+    const struct sampler *s = loop_sampler(r->loop);
+    enum sampler_force force = sampler_parse_force(
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "x-sigmaproxy-sample"));
+    if (force == SAMPLER_FORCE_NEVER) return;
+    if (force == SAMPLER_FORCE_ALWAYS) {
+        r->capture = new_capture(r, EXCHANGE_SAMPLED_FORCED);
+        return;
+    }
+    char model[128];
+    bool has_model =
+        sampler_has_model_rates(s) &&
+        sampler_find_model(r->request_body.data, r->request_body.len, model, sizeof(model));
+    double rate = sampler_rate(s, r->upstream->name, has_model ? model : NULL);
+    if (sampler_should_sample(r->id, rate)) r->capture = new_capture(r, EXCHANGE_SAMPLED_RATE);
+}
+
+/* Upstream failures are always captured, apart from the rate sample (SIXSIGMA.md §13). */
+static bool is_upstream_failure(const struct relay *r, enum exchange_outcome outcome)
+{
+    return outcome == EXCHANGE_TIMEOUT || outcome == EXCHANGE_UPSTREAM_ERROR || r->status >= 500 ||
+           r->status == 429;
+}
+
+/* The request head is parsed: identify, route, check limits. */
 static enum MHD_Result intake(struct relay *r, const char *method)
 {
     struct loop *l = r->loop;
@@ -307,23 +351,6 @@ static enum MHD_Result intake(struct relay *r, const char *method)
                             "method_not_supported", "request method is too long");
     snprintf(r->method, sizeof(r->method), "%s", method);
 
-    const char *force_value =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "x-sigmaproxy-sample");
-    enum sampler_force force = sampler_parse_force(force_value);
-    if (force == SAMPLER_FORCE_ALWAYS ||
-        (force == SAMPLER_FORCE_NONE && sampler_should_sample(r->id, cfg->sample_rate))) {
-        struct exchange *ex = exchange_new(r->id, cfg->capture_max_bytes);
-        ex->sampled_by =
-            force == SAMPLER_FORCE_ALWAYS ? EXCHANGE_SAMPLED_FORCED : EXCHANGE_SAMPLED_RATE;
-        snprintf(ex->method, sizeof(ex->method), "%s", r->method);
-        ex->uri = xstrdup(r->uri);
-        ex->start_us = r->start_us;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ex->start_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        r->capture = ex;
-    }
-
     if (r->uri[0] != '/')
         return answer_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request_error", "bad_request_target",
                             "request target must be a path starting with '/'");
@@ -331,7 +358,6 @@ static enum MHD_Result intake(struct relay *r, const char *method)
     if (r->upstream == NULL)
         return answer_error(r, MHD_HTTP_NOT_FOUND, "invalid_request_error", "no_route",
                             "no upstream is configured for this path");
-    if (r->capture) r->capture->upstream = xstrdup(r->upstream->name);
 
     /* RFC 9112 §6.3: both framings at once is a smuggling attempt; refuse, never pick one. */
     const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Transfer-Encoding");
@@ -391,6 +417,7 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
                                 "request_too_large", msg);
         }
         stats_add(&loop_stats_mut(r->loop)->request_bytes, r->request_body.len);
+        choose_capture(r);
         if (upstream_start(r) < 0) return answer_upstream_failure(r);
         r->phase = RELAY_WAITING;
         suspend(r);
@@ -457,6 +484,10 @@ void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         stats_add(&st->upstream_errors, 1);
         log_warn("req=%s stream cut: %s", r->id, r->error_detail);
     }
+    if (r->capture == NULL && r->upstream && is_upstream_failure(r, outcome) &&
+        sampler_parse_force(MHD_lookup_connection_value(
+            r->conn, MHD_HEADER_KIND, "x-sigmaproxy-sample")) != SAMPLER_FORCE_NEVER)
+        r->capture = new_capture(r, EXCHANGE_SAMPLED_ERROR);
     if (r->capture) finish_capture(r, outcome);
     if (loop_config(l)->access_log) {
         const char *q = strchr(r->uri, '?');

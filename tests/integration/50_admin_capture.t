@@ -53,6 +53,31 @@ http normal "$PROXY_URL/v1/x" -d '{}'
 ok "x-sigmaproxy-sample: never keeps an exchange out at rate 1" \
     wait_until "curl -s '$ADMIN_URL/stats' | grep -q '\"captured\": 1,'" 5
 
+# Upstream failures are captured whatever the rate (kept apart as sampled_by=error).
+start_proxy --sample-rate 0
+http e503 -H 'x-mock-status: 503' "$PROXY_URL/v1/x" -d '{}'
+http e429 -H 'x-mock-status: 429' "$PROXY_URL/v1/x" -d '{}'
+http e200 "$PROXY_URL/v1/x" -d '{}'
+http e400 -H 'x-mock-status: 400' "$PROXY_URL/v1/x" -d '{}'
+ok "rate 0 still captures the 503 and the 429 (not the 200 or the client's 400)" \
+    wait_until "curl -s '$ADMIN_URL/stats' | grep -q '\"captured\": 2,'" 5
+stop_proc "$PROXY_PID"
+
+# Per-route and per-model rates.
+cat >"$TEST_DIR/routes.json" <<JSON
+{ "upstreams": [{"name": "main", "url": "$MOCK_URL", "prefix": "/"},
+                {"name": "always", "url": "$MOCK_URL", "prefix": "/v1/always"}],
+  "sample_rate": 0,
+  "sampling": {"routes": {"always": 1}, "models": {"gpt-sampled": 1}} }
+JSON
+UPSTREAM_URL=none start_proxy --config "$TEST_DIR/routes.json"
+http rt1 "$PROXY_URL/v1/always/x" -d '{}'
+http rt2 "$PROXY_URL/v1/chat/completions" -d '{"model":"gpt-other"}'
+http rt3 "$PROXY_URL/v1/chat/completions" -d '{"messages":[],"model":"gpt-sampled"}'
+ok "a route's rate and a model's rate apply (2 of 3 captured)" \
+    wait_until "curl -s '$ADMIN_URL/stats' | grep -q '\"captured\": 2,'" 5
+stop_proc "$PROXY_PID"
+
 start_proxy --sample-rate 0.5
 for i in $(seq 1 400); do printf 'url = "%s"\noutput = "/dev/null"\n' "$PROXY_URL/v1/x"; done >"$TEST_DIR/urls"
 curl -s -K "$TEST_DIR/urls" -d '{}' >/dev/null

@@ -9,7 +9,7 @@
 #            like GOT ERE NAME | unlike GOT ERE NAME | pass NAME | fail NAME
 #            diag MSG (stderr) | note MSG (stdout) | skip_all REASON | bail_out REASON | done_testing
 #   procs    start_mock [ARG...]   sets MOCK_PORT MOCK_URL MOCK_PID MOCK_LOG (its request log)
-#                                  MOCK_STDERR
+#                                  MOCK_STDERR; MOCK_URL is https:// when ARG has --tls-cert
 #            start_proxy [ARG...]  sets PROXY_PORT ADMIN_PORT PROXY_URL ADMIN_URL PROXY_PID
 #                                  PROXY_LOG (stdout + stderr); upstream: $UPSTREAM_URL or the mock
 #            stop_proc PID | stop_all
@@ -276,7 +276,10 @@ _need_bin() { # VAR PATH
 # start_mock [ARG...]: mock_upstream on a free port, its request log in $MOCK_LOG.
 start_mock() {
     _need_bin MOCK_BIN "$MOCK_BIN"
-    local n=$((++_MOCK_N)) name
+    local n=$((++_MOCK_N)) name scheme=http arg
+    for arg in "$@"; do
+        if [[ "$arg" == --tls-cert* ]]; then scheme=https; fi
+    done
     local pf=$TEST_DIR/mock$n.port
     name="mock_upstream[$n]"
     MOCK_LOG=$TEST_DIR/mock$n.requests.log
@@ -289,7 +292,7 @@ start_mock() {
     _wait_port_file "$pf" '^[0-9]+$' "$MOCK_PID" ||
         _start_failed "$name" "$MOCK_PID" "$MOCK_STDERR" "$_WAIT_WHY"
     MOCK_PORT=$(<"$pf")
-    MOCK_URL=http://127.0.0.1:$MOCK_PORT
+    MOCK_URL=$scheme://127.0.0.1:$MOCK_PORT
     note "$name pid $MOCK_PID on port $MOCK_PORT"
 }
 
@@ -300,8 +303,11 @@ start_proxy() {
     local pf=$TEST_DIR/proxy$n.port upstream=${UPSTREAM_URL:-http://127.0.0.1:${MOCK_PORT:-0}}
     name="sigmaproxy[$n]"
     PROXY_LOG=$TEST_DIR/proxy$n.log
+    # UPSTREAM_URL=none: the upstreams come from the test's own config file.
+    local up_args=(--upstream "$upstream")
+    [ "$upstream" = none ] && up_args=()
     "$SIGMAPROXY_BIN" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --port-file "$pf" \
-        --upstream "$upstream" "$@" >"$PROXY_LOG" 2>&1 &
+        "${up_args[@]}" "$@" >"$PROXY_LOG" 2>&1 &
     PROXY_PID=$!
     _register "$PROXY_PID" "$name" "$PROXY_LOG"
     _wait_port_file "$pf" '^[0-9]+ [0-9]+$' "$PROXY_PID" ||
