@@ -109,7 +109,7 @@ double sigma_laney_sigma_z(const double *z, size_t n_points);
  * fires only on a full window. Points equal to CL, or NaN, break runs. */
 enum sigma_rule {
     SIGMA_RULE_NONE = 0,
-    SIGMA_RULE_BEYOND_3SD = 1u << 0,       /* newest z > 3                 (WE 1, Nelson 1) */
+    SIGMA_RULE_BEYOND_3SD = 1u << 0,        /* newest z > 3                 (WE 1, Nelson 1) */
     SIGMA_RULE_2_OF_3_BEYOND_2SD = 1u << 1, /* 2 of the last 3 above z = 2  (WE 2, Nelson 5) */
     SIGMA_RULE_4_OF_5_BEYOND_1SD = 1u << 2, /* 4 of the last 5 above z = 1  (WE 3, Nelson 6) */
     SIGMA_RULE_RUN_OF_8 = 1u << 3,          /* last 8 above CL              (WE 4) */
@@ -159,7 +159,8 @@ struct sigma_interval sigma_ewma_limits(double centre, double var, double L);
 double sigma_detect_n(double p0, double p1, double alpha, double power, bool continuity);
 
 /* The power that n units per window actually give for that test:
- * 1 − Φ((p0 + z(1−α)·sqrt(p0 q0/n) − p1) / sqrt(p1 q1/n)). 0 when n = 0. */
+ * 1 − Φ((p0 + z(1−α)·sqrt(p0 q0/n) − p1) / sqrt(p1 q1/n)), mirrored when p1 < p0 (the test
+ * then looks down, as sigma_detect_n does with |p1 − p0|). 0 when n = 0. */
 double sigma_detect_power(double p0, double p1, double alpha, uint64_t n);
 
 /* Exact binomial single-sampling plan (§10): the smallest n <= max_n with an acceptance number c
