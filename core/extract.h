@@ -40,9 +40,8 @@ struct extract_tool_call {
  * shape, or SSE whose event data is not JSON; the stream carried an error event (Anthropic
  * "error", OpenAI {"error": ...}). Upstream error replies (status >= 400) are answers, not parse
  * failures: whatever they hold (error_type, error_message) is extracted and parse_error stays
- * false, even for an HTML page. A body known to be a prefix (capture cut, decoding cut, or an
- * exchange that did not complete) is not a parse error for ending early: a JSON document or last
- * SSE event cut short is skipped. */
+ * false, even for an HTML page. A body known to be a prefix (decoded_truncated) is not a parse
+ * error for ending early: a JSON document or last SSE event cut short is skipped. */
 struct extracted {
     enum extract_api api;
     bool stream; /* the response was an SSE stream */
@@ -60,7 +59,7 @@ struct extracted {
     char *refusal;       /* OpenAI's message.refusal text (deltas concatenated); NULL when absent */
     char *model;         /* response's model, else the request's; NULL when neither */
     char *system_fingerprint;
-    char *error_type;    /* the upstream's error object: type (or code), message; NULL when none */
+    char *error_type; /* the upstream's error object: type (or code), message; NULL when none */
     char *error_message;
 
     json_t *request; /* the request body parsed, or NULL when it is not JSON; owned */
@@ -70,8 +69,9 @@ struct extracted {
     bool parse_error;
     char parse_detail[160];
     /* The body extracted from is a prefix of the response: the capture was cut
-     * (exchange.response_truncated), decoding stopped at max_decoded_bytes, or the compressed
-     * stream ended early. text and tool calls are then prefixes too. */
+     * (exchange.response_truncated), the exchange ended early (outcome timeout, upstream error or
+     * client abort), decoding stopped at max_decoded_bytes, or the compressed stream ended early.
+     * text and tool calls are then prefixes too. */
     bool decoded_truncated;
 };
 
