@@ -457,7 +457,8 @@ static json_t *chart_json(const struct tracker *t, const struct chart *c, size_t
 {
     struct tracker_limits l = limits_of(t, i);
     json_t *o = json_object();
-    json_object_set_new(o, "state", json_string(sigma_state_name(c->state)));
+    /* Judged now: the last reported state may be up to a tick old. */
+    json_object_set_new(o, "state", json_string(sigma_state_name(judge(t, c, l))));
     json_object_set_new(o, "p0", json_real(l.p0));
     json_object_set_new(o, "p1", json_real(l.p1));
     json_object_set_new(o, "window", window_json(t, judged_window(t, c), i, l));

@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/exchange.h"
 #include "core/xalloc.h"
+#include "proxy/dashboard.h"
 
 #define LOG_MODULE "admin"
 #include "core/log.h"
@@ -74,10 +75,11 @@ static enum MHD_Result serve_stats(struct admin *a, struct MHD_Connection *conn)
         (json_int_t)s.proxy.client_aborts, "upstream_pauses", (json_int_t)s.proxy.upstream_pauses,
         "request_bytes", (json_int_t)s.proxy.request_bytes, "response_bytes",
         (json_int_t)s.proxy.response_bytes, "inflight", (json_int_t)s.proxy.inflight, "capture",
-        "sample_rate", a->view.cfg->sample_rate, "captured", (json_int_t)s.proxy.captured,
-        "dropped", (json_int_t)s.proxy.capture_dropped, "queue_depth", (json_int_t)s.queue_depth,
-        "evaluated", (json_int_t)s.eval.n_evaluated, "captured_bytes",
-        (json_int_t)s.eval.captured_bytes, "truncated", (json_int_t)s.eval.n_truncated);
+        "sample_rate", sampler_global_rate(a->view.sampler), "captured",
+        (json_int_t)s.proxy.captured, "dropped", (json_int_t)s.proxy.capture_dropped, "queue_depth",
+        (json_int_t)s.queue_depth, "evaluated", (json_int_t)s.eval.n_evaluated, "flagged",
+        (json_int_t)s.eval.n_flagged, "parse_errors", (json_int_t)s.eval.n_parse_errors);
+    json_object_set_new(root, "sigma", evaluator_stats_json(a->view.evaluator));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     size_t len = strlen(text);
@@ -149,7 +151,12 @@ static enum MHD_Result serve_metrics(struct admin *a, struct MHD_Connection *con
            NULL, (double)s.queue_depth);
     metric(&b, "sigmaproxy_evaluated_total", "counter", "Captures taken by the evaluator.", NULL,
            (double)s.eval.n_evaluated);
+    metric(&b, "sigmaproxy_flagged_total", "counter", "Evaluated exchanges with a defect.", NULL,
+           (double)s.eval.n_flagged);
+    metric(&b, "sigmaproxy_sample_rate", "gauge", "Global sampling rate in force.", NULL,
+           sampler_global_rate(a->view.sampler));
     metric(&b, "sigmaproxy_uptime_seconds", "gauge", "Seconds since start.", NULL, s.uptime_s);
+    evaluator_metrics(a->view.evaluator, &b);
     size_t len;
     char *text = buf_steal(&b, &len);
     return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
@@ -178,12 +185,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           ready ? "ready\n" : "not ready\n");
     }
     if (strcmp(url, "/stats") == 0 && is_get) return serve_stats(a, conn);
+    if (strcmp(url, "/dashboard") == 0 && is_get) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            dashboard_html_len, (void *)dashboard_html, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
     if (strcmp(url, "/metrics") == 0 && is_get) return serve_metrics(a, conn);
     if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 || strcmp(url, "/stats") == 0 ||
         strcmp(url, "/metrics") == 0)
         return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
     return reply_text(conn, MHD_HTTP_NOT_FOUND,
-                      "not found; endpoints: /healthz /readyz /stats /metrics\n");
+                      "not found; endpoints: /healthz /readyz /stats /metrics /dashboard\n");
 }
 
 struct admin *admin_start(const struct admin_view *view, int listen_fd, struct err *err)

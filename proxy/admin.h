@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "core/err.h"
 #include "core/queue.h"
+#include "core/sampler.h"
 #include "proxy/evaluator.h"
 #include "proxy/loop.h"
 
@@ -20,6 +21,7 @@ struct admin_view {
     size_t n_loops;
     struct queue *captures;
     struct evaluator *evaluator;
+    const struct sampler *sampler;
     atomic_bool *ready;
 };
 

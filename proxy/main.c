@@ -108,6 +108,21 @@ static int write_port_file(const char *path, int proxy_port, int admin_port, str
     return 0;
 }
 
+struct loop_set {
+    struct loop **loops;
+    size_t n;
+};
+
+/* Requests received by every loop so far (the evaluator sizes --sample-rate auto from it). */
+static uint64_t count_requests(void *arg)
+{
+    const struct loop_set *set = arg;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < set->n; i++)
+        sum += atomic_load_explicit(&loop_stats(set->loops[i])->requests, memory_order_relaxed);
+    return sum;
+}
+
 static int64_t inflight(struct loop *const *loops, size_t n)
 {
     int64_t sum = 0;
@@ -145,6 +160,11 @@ int main(int argc, char **argv)
         config_fini(&cfg);
         return 0;
     case CONFIG_CHECK:
+        if (evaluator_check(&cfg, &err) < 0) {
+            fprintf(stderr, "sigmaproxy: %s\n", err.msg);
+            config_fini(&cfg);
+            return 2;
+        }
         printf("sigmaproxy: configuration is valid\n");
         config_print(&cfg, stdout);
         config_fini(&cfg);
@@ -180,8 +200,6 @@ int main(int argc, char **argv)
                           cfg.n_upstreams, &err);
     if (sampler == NULL) goto fail;
     captures = queue_new((size_t)cfg.capture_queue_len);
-    evaluator = evaluator_start(captures, &err);
-    if (evaluator == NULL) goto fail;
 
     int port = cfg.listen_port;
     for (int i = 0; i < cfg.threads; i++) {
@@ -191,6 +209,10 @@ int main(int argc, char **argv)
         if (loops[i] == NULL) goto fail;
         n_loops++;
     }
+    /* After the loops exist (it reads their counters), before they start (they feed it). */
+    struct loop_set loop_set = {loops, n_loops};
+    evaluator = evaluator_start(&cfg, captures, sampler, count_requests, &loop_set, &err);
+    if (evaluator == NULL) goto fail;
     int admin_port = 0;
     int admin_fd = open_listener(cfg.admin_host, cfg.admin_port, false, &admin_port, &err);
     if (admin_fd < 0) goto fail;
@@ -199,6 +221,7 @@ int main(int argc, char **argv)
                               .n_loops = n_loops,
                               .captures = captures,
                               .evaluator = evaluator,
+                              .sampler = sampler,
                               .ready = &ready};
     admin = admin_start(&view, admin_fd, &err);
     if (admin == NULL) goto fail;

@@ -52,7 +52,12 @@
  *   METHOD PATH body_bytes=N status=S events_sent=K outcome=complete|client_aborted|reset|...
  * where status is the one sent (0: none), events_sent counts data events (not [DONE]) handed to
  * MHD, and outcome is complete, client_aborted (the client hung up or the send failed), reset (the
- * mock closed on purpose: reset-after or drop), timeout, or shutdown (SIGTERM mid-request). */
+ * mock closed on purpose: reset-after or drop), timeout, or shutdown (SIGTERM mid-request).
+ *
+ * --tls-cert FILE --tls-key FILE (both or neither): serve HTTPS instead, with this PEM certificate
+ * (chain) and PEM private key, read at startup; the header contract is the same. Needs an MHD
+ * built with TLS (GnuTLS), else the mock exits 1 saying so. A client's hang-up is seen as with
+ * HTTP, though its close_notify alert lies unread before the FIN (is_peer_gone). */
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
@@ -61,6 +66,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -157,6 +163,7 @@ struct mock {
     size_t n_fixtures;
     struct MHD_Response *default_reply; /* shared by every unscripted request */
     atomic_ullong n_requests;
+    char *tls_cert, *tls_key; /* PEM, NUL-terminated; NULL: plain HTTP */
 };
 
 enum wait_result {
@@ -340,14 +347,20 @@ static int timer_suspend(struct timer *t, struct MHD_Connection *conn, uint64_t 
 
 /* ---- waiting inside callbacks ---- */
 
-/* True when the client has closed or reset its end (peeking consumes nothing). */
-static bool is_peer_gone(struct MHD_Connection *conn)
+/* True when the client has closed or reset its end (peeking consumes nothing). Under TLS a
+ * client's close_notify alert comes before its FIN and stays unread while we are suspended, so
+ * there a pending FIN (POLLRDHUP) counts too: no TLS client half-closes and still reads. */
+static bool is_peer_gone(struct MHD_Connection *conn, bool tls)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci == NULL) return false;
     char c;
     ssize_t n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 && tls) {
+        struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+        return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    }
     if (n > 0) return false;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return false;
     return true;
@@ -360,7 +373,7 @@ static enum wait_result wait_until(struct req *r, uint64_t due_us)
         r->waiting = false;
         return WAIT_DUE;
     }
-    if (r->waiting && is_peer_gone(r->conn)) {
+    if (r->waiting && is_peer_gone(r->conn, r->mock->tls_cert != NULL)) {
         r->peer_gone = true;
         return WAIT_END;
     }
@@ -938,6 +951,19 @@ static void free_fixtures(struct mock *m)
     m->n_fixtures = 0;
 }
 
+/* --tls-cert/--tls-key: the PEM files, whole, for MHD_OPTION_HTTPS_MEM_CERT/KEY. */
+static int load_tls(struct mock *m, const char *cert, const char *key, struct err *err)
+{
+    size_t len;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        err_set(err, "--tls-cert: this libmicrohttpd was built without TLS support");
+        return -1;
+    }
+    if (read_file(cert, &m->tls_cert, &len, err) < 0) return -1;
+    if (read_file(key, &m->tls_key, &len, err) < 0) return -1;
+    return 0;
+}
+
 /* Readers poll for the file: write it whole under another name, then rename it into place. */
 static int write_port_file(const char *path, unsigned port, struct err *err)
 {
@@ -966,6 +992,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: mock_upstream --port N --port-file FILE [--bind ADDR] [--log FILE]\n"
                "                     [--threads N] [--fixtures DIR] [--log-level LEVEL]\n"
                "                     [--blackhole]   (accept nothing: connects time out)\n"
+               "                     [--tls-cert FILE --tls-key FILE]   (serve HTTPS, PEM)\n"
                "A fake LLM API scripted by x-mock-* request headers (see tests/mock/"
                "mock_upstream.c).\n");
 }
@@ -977,6 +1004,8 @@ struct options {
     const char *port_file;
     const char *log_path;
     const char *fixtures;
+    const char *tls_cert;
+    const char *tls_key;
     bool blackhole;
 };
 
@@ -991,6 +1020,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"fixtures", required_argument, NULL, 'x'},
         {"log-level", required_argument, NULL, 'v'},
         {"blackhole", no_argument, NULL, 'B'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1025,6 +1056,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'B':
             o->blackhole = true;
             break;
+        case 'C':
+            o->tls_cert = optarg;
+            break;
+        case 'K':
+            o->tls_key = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -1035,6 +1072,10 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (optind != argc) {
         usage(stderr);
+        return -1;
+    }
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+        fprintf(stderr, "mock_upstream: --tls-cert and --tls-key go together\n");
         return -1;
     }
     return 0;
@@ -1112,6 +1153,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (opt.fixtures != NULL && load_fixtures(&m, opt.fixtures, &err) < 0) goto out;
+    if (opt.tls_cert != NULL && load_tls(&m, opt.tls_cert, opt.tls_key, &err) < 0) goto out;
     if (opt.log_path != NULL) {
         m.log_fd = open(opt.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (m.log_fd < 0) {
@@ -1129,24 +1171,33 @@ int main(int argc, char **argv)
     if (timer_start(&m.timer, &err) < 0) goto out;
     timer_running = true;
 
+    /* The PEM strings must outlive the daemon: they are freed after MHD_stop_daemon(). */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, m.tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, m.tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    bool tls = m.tls_cert != NULL;
     d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, &m,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0), 0, NULL,
+        NULL, on_request, &m, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2], MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)(opt.threads > 1 ? opt.threads : 0), MHD_OPTION_CONNECTION_LIMIT,
         MOCK_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MOCK_CONN_MEMORY_BYTES,
         MHD_OPTION_CONNECTION_TIMEOUT, 0u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, &m, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &m,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &m, MHD_OPTION_END);
     if (d == NULL) {
-        err_set(&err, "cannot start the HTTP daemon on %s:%ld (run with --log-level debug)",
-                opt.bind, opt.port);
+        err_set(&err, "cannot start the %s daemon on %s:%ld (%srun with --log-level debug)",
+                tls ? "HTTPS" : "HTTP", opt.bind, opt.port,
+                tls ? "a bad --tls-cert or --tls-key? " : "");
         goto out;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = info ? info->port : 0;
     if (opt.port_file != NULL && write_port_file(opt.port_file, port, &err) < 0) goto out;
-    log_info("listening addr=%s port=%u threads=%ld fixtures=%zu", opt.bind, port, opt.threads,
-             m.n_fixtures);
+    log_info("listening addr=%s port=%u threads=%ld fixtures=%zu tls=%s", opt.bind, port,
+             opt.threads, m.n_fixtures, tls ? "yes" : "no");
 
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -1161,5 +1212,7 @@ out:
     if (m.default_reply != NULL) MHD_destroy_response(m.default_reply);
     if (m.log_fd >= 0) close(m.log_fd);
     free_fixtures(&m);
+    free(m.tls_cert);
+    free(m.tls_key);
     return status;
 }
