@@ -532,7 +532,13 @@ void loop_free(struct loop *l)
         MHD_stop_daemon(l->mhd);
         l->mhd = NULL;
     }
+    /* The multi first: closing its cached connections calls on_curl_close, which uses
+     * sock_states. */
     if (l->multi) curl_multi_cleanup(l->multi);
+    for (size_t i = 0; i < l->n_idle_easy; i++)
+        curl_easy_cleanup(l->idle_easy[i]);
+    free(l->idle_easy);
+    free(l->sock_states);
     if (l->listen_fd >= 0) close(l->listen_fd);
     if (l->wake_fd >= 0) close(l->wake_fd);
     if (l->epfd >= 0) close(l->epfd);
