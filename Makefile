@@ -64,6 +64,11 @@ $(MOCK): $(BUILD)/obj/tests/mock/mock_upstream.o $(BUILD)/libsigmaproxy.a
 $(BUILD)/sse_bench: tests/bench/sse_bench.c | deps
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
+# Labelled-set quality of every scorer (tests/fixtures/labelled/<scorer>.jsonl); the bench runner
+# runs `make build/release/quality && build/release/quality` (non-zero on a MISS; -v lists cases).
+$(BUILD)/quality: $(BUILD)/obj/tests/bench/quality.o $(BUILD)/libsigmaproxy.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
 run: $(BIN)
 	@tests/deps.sh run
 	$(BIN) $(ARGS)

@@ -102,12 +102,34 @@ static void metric(struct buf *b, const char *name, const char *type, const char
     buf_append(b, line, (size_t)n);
 }
 
+static void histogram(struct buf *b, const char *name, const char *help,
+                      const struct stats_hist_snapshot *h)
+{
+    char line[256];
+    int n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    buf_append(b, line, (size_t)n);
+    uint64_t cumulative = 0;
+    for (int i = 0; i < STATS_BUCKETS; i++) {
+        cumulative += h->counts[i];
+        if (i < STATS_BUCKETS - 1)
+            n = snprintf(line, sizeof(line), "%s_bucket{le=\"%g\"} %llu\n", name,
+                         stats_bucket_le[i], (unsigned long long)cumulative);
+        else
+            n = snprintf(line, sizeof(line), "%s_bucket{le=\"+Inf\"} %llu\n", name,
+                         (unsigned long long)cumulative);
+        buf_append(b, line, (size_t)n);
+    }
+    n = snprintf(line, sizeof(line), "%s_sum %.6f\n%s_count %llu\n", name, (double)h->sum_us / 1e6,
+                 name, (unsigned long long)cumulative);
+    buf_append(b, line, (size_t)n);
+}
+
 static enum MHD_Result serve_metrics(struct admin *a, struct MHD_Connection *conn)
 {
     struct snapshot s;
     take_snapshot(a, &s);
     struct buf b;
-    buf_init(&b, 1 << 20);
+    buf_init(&b, 8 << 20);
     const struct stats_snapshot *p = &s.proxy;
     metric(&b, "sigmaproxy_requests_total", "counter", "Requests received.", NULL,
            (double)p->requests);
@@ -121,6 +143,24 @@ static enum MHD_Result serve_metrics(struct admin *a, struct MHD_Connection *con
            (double)p->responses_4xx);
     metric(&b, "sigmaproxy_responses_total", NULL, NULL, "{class=\"5xx\"}",
            (double)p->responses_5xx);
+    for (size_t r = 0; r < a->view.cfg->n_upstreams && r < STATS_MAX_ROUTES; r++) {
+        for (int c = 0; c < 5; c++) {
+            char labels[200];
+            snprintf(labels, sizeof(labels), "{route=\"%s\",class=\"%dxx\"}",
+                     a->view.cfg->upstreams[r].name, c + 1);
+            metric(&b, "sigmaproxy_route_responses_total", r == 0 && c == 0 ? "counter" : NULL,
+                   "Responses sent, by route (upstream name) and status class.", labels,
+                   (double)p->by_route[r][c]);
+        }
+    }
+    histogram(&b, "sigmaproxy_upstream_latency_seconds",
+              "Upstream transfer time, start to last byte.", &p->upstream_latency);
+    histogram(&b, "sigmaproxy_upstream_ttft_seconds",
+              "Upstream time to first byte (time to first token for streams).", &p->ttft);
+    histogram(&b, "sigmaproxy_proxy_overhead_seconds",
+              "Time the proxy added: request complete to upstream start, plus upstream's last "
+              "byte to the client's.",
+              &p->overhead);
     metric(&b, "sigmaproxy_upstream_errors_total", "counter",
            "Exchanges failed by the upstream (unreachable, reset, malformed).", NULL,
            (double)p->upstream_errors);

@@ -72,6 +72,8 @@ struct relay {
     /* Times, CLOCK_MONOTONIC microseconds. */
     int64_t start_us;          /* request line parsed */
     int64_t transfer_start_us; /* upstream transfer started */
+    int64_t request_done_us;   /* request body complete */
+    int64_t upstream_end_us;   /* transfer ended (0: never started) */
     int64_t first_byte_us;
     int64_t last_byte_us;
     uint64_t response_bytes;

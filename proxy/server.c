@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "core/sampler.h"
@@ -74,8 +75,15 @@ size_t server_on_unescape(void *cls, struct MHD_Connection *conn, char *s)
     return strlen(s);
 }
 
-static void count_status(struct stats *st, int status)
+static void count_status(struct relay *r, int status)
 {
+    struct stats *st = loop_stats_mut(r->loop);
+    const struct config *cfg = loop_config(r->loop);
+    int cls = status / 100;
+    if (r->upstream && cls >= 1 && cls <= 5) {
+        size_t route = (size_t)(r->upstream - cfg->upstreams);
+        if (route < STATS_MAX_ROUTES) stats_add(&st->by_route[route][cls - 1], 1);
+    }
     switch (status / 100) {
     case 1:
         stats_add(&st->responses_1xx, 1);
@@ -134,7 +142,7 @@ static enum MHD_Result answer_error(struct relay *r, int status, const char *typ
     MHD_destroy_response(resp);
     r->phase = RELAY_ANSWERED;
     r->status = status;
-    count_status(st, status);
+    count_status(r, status);
     if (status == MHD_HTTP_BAD_GATEWAY) {
         stats_add(&st->upstream_errors, 1);
         log_warn("req=%s status=502 upstream=%s error=\"%s\"", r->id,
@@ -202,6 +210,20 @@ void server_on_client_hangup(struct relay *r)
     server_wake(r);
 }
 
+/* The response cannot be completed: make the client see it now. MHD in turbo mode does not
+ * shut the socket down when a reader fails, so the connection would linger until the client
+ * timeout; a shutdown here sends the FIN at once and wakes MHD to close the connection. */
+static void cut_client(struct relay *r)
+{
+    int fd = r->client_fd;
+    if (fd < 0) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        fd = ci ? ci->connect_fd : -1;
+    }
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+}
+
 static ssize_t on_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     (void)pos;
@@ -220,9 +242,11 @@ static ssize_t on_read(void *cls, uint64_t pos, char *out, size_t max)
         return (ssize_t)n;
     }
     if (r->client_gone) return MHD_CONTENT_READER_END_WITH_ERROR;
-    if (r->upstream_done)
-        return r->upstream_error == EXCHANGE_COMPLETE ? MHD_CONTENT_READER_END_OF_STREAM
-                                                      : MHD_CONTENT_READER_END_WITH_ERROR;
+    if (r->upstream_done) {
+        if (r->upstream_error == EXCHANGE_COMPLETE) return MHD_CONTENT_READER_END_OF_STREAM;
+        cut_client(r);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     /* Nothing to send yet: returning 0 without suspending would make MHD spin (PITFALLS.md). */
     suspend(r);
     return 0;
@@ -288,7 +312,7 @@ static enum MHD_Result respond(struct relay *r)
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     r->phase = RELAY_RESPONDING;
-    count_status(loop_stats_mut(r->loop), r->status);
+    count_status(r, r->status);
     return ret;
 }
 
@@ -418,6 +442,7 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
         }
         stats_add(&loop_stats_mut(r->loop)->request_bytes, r->request_body.len);
         choose_capture(r);
+        r->request_done_us = exchange_now_us();
         if (upstream_start(r) < 0) return answer_upstream_failure(r);
         r->phase = RELAY_WAITING;
         suspend(r);
@@ -483,6 +508,14 @@ void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     } else if (outcome == EXCHANGE_UPSTREAM_ERROR && r->phase == RELAY_RESPONDING) {
         stats_add(&st->upstream_errors, 1);
         log_warn("req=%s stream cut: %s", r->id, r->error_detail);
+    }
+    if (r->upstream_end_us > 0) {
+        int64_t now = exchange_now_us();
+        stats_observe(&st->upstream_latency, r->upstream_end_us - r->transfer_start_us);
+        if (r->first_byte_us > 0) stats_observe(&st->ttft, r->first_byte_us - r->transfer_start_us);
+        if (outcome == EXCHANGE_COMPLETE)
+            stats_observe(&st->overhead,
+                          (r->transfer_start_us - r->request_done_us) + (now - r->upstream_end_us));
     }
     if (r->capture == NULL && r->upstream && is_upstream_failure(r, outcome) &&
         sampler_parse_force(MHD_lookup_connection_value(

@@ -282,6 +282,7 @@ static void end_transfer(struct relay *r)
     r->easy = NULL;
     r->paused = false;
     r->upstream_done = true;
+    r->upstream_end_us = exchange_now_us();
     curl_slist_free_all(r->request_headers);
     r->request_headers = NULL;
     free(r->connection);

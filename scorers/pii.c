@@ -63,18 +63,17 @@ enum pii_kind {
     PII_IBAN,
     PII_IPV4,
     PII_IPV6,
-    PII_N_KINDS,
+    PII_N_KINDS
 };
 
-static const char *const kind_names[PII_N_KINDS] = {
-    "email", "phone", "credit_card", "ssn", "iban", "ipv4", "ipv6",
-};
+static const char *const kind_names[PII_N_KINDS] = {"email", "phone", "credit_card", "ssn",
+                                                    "iban",  "ipv4",  "ipv6"};
 
 enum pii_region {
     PII_REGION_US = 1 << 0, /* and Canada: NANP */
     PII_REGION_FR = 1 << 1,
     PII_REGION_GB = 1 << 2,
-    PII_REGION_DE = 1 << 3,
+    PII_REGION_DE = 1 << 3
 };
 
 #define PII_LIST_MAX     64
@@ -144,9 +143,26 @@ static unsigned char at(const char *s, size_t n, size_t i)
 
 /* ---- Context words ---- */
 
+/* Is one of words (lowercase) a part of the member name key, split at non-letters and at
+ * camelCase humps (customer_phone, phoneNumber; not hotel_name)? key may be NULL. */
+static bool key_has(const char *key, const char *const *words)
+{
+    for (size_t i = 0; key && key[i]; i++) {
+        unsigned char c = (unsigned char)key[i], p = i > 0 ? (unsigned char)key[i - 1] : 0;
+        if (!is_alpha(c) || (is_alpha(p) && !(is_upper(c) && !is_upper(p)))) continue;
+        for (const char *const *w = words; *w; w++) {
+            size_t len = strlen(*w);
+            if (strncasecmp(key + i, *w, len) != 0) continue;
+            unsigned char next = (unsigned char)key[i + len];
+            if (!(next >= 'a' && next <= 'z')) return true;
+        }
+    }
+    return false;
+}
+
 /* Is one of words (lowercase) the start of a word in the CONTEXT_BYTES before s[pos], on the
- * same line, or inside the JSON member name key? */
-static bool has_context(const char *s, size_t pos, const char *key, const char *const *words)
+ * same line? */
+static bool has_context(const char *s, size_t pos, const char *const *words)
 {
     size_t from = pos > CONTEXT_BYTES ? pos - CONTEXT_BYTES : 0;
     for (size_t k = pos; k > from; k--) {
@@ -165,9 +181,6 @@ static bool has_context(const char *s, size_t pos, const char *key, const char *
                 return true;
         }
     }
-    for (size_t i = 0; key && key[i]; i++)
-        for (const char *const *w = words; *w; w++)
-            if (strncasecmp(key + i, *w, strlen(*w)) == 0) return true;
     return false;
 }
 
@@ -192,23 +205,25 @@ static bool follows_word(const char *s, size_t pos, const char *const *words)
 
 static const char *const phone_words[] = {
     "phone", "tel",  "call",     "mobile", "cell",   "fax",      "contact", "reach", "dial",
-    "sms",   "text", "whatsapp", "ring",   "numéro", "portable", "telefon", "handy", NULL,
-};
+    "sms",   "text", "whatsapp", "ring",   "numéro", "portable", "telefon", "handy", NULL};
 
 static const char *const id_words[] = {
     "order",       "invoice",  "inv",  "account", "acct",   "id",      "ref",
     "reference",   "tracking", "isbn", "sku",     "serial", "ticket",  "case",
     "po",          "no",       "nr",   "item",    "part",   "model",   "build",
     "version",     "batch",    "lot",  "policy",  "claim",  "booking", "confirmation",
-    "transaction", "code",     "pin",  NULL,
-};
+    "transaction", "code",     "pin",  NULL};
+
+static const char *const phone_keys[] = {"phone", "tel",      "telephone", "mobile", "cell",
+                                         "fax",   "whatsapp", "msisdn",    "sms",    NULL};
 
 static const char *const ssn_words[] = {"ssn", "social security", "ss#", "soc sec", NULL};
 
-static const char *const version_words[] = {
-    "version", "ver",     "release", "build",    "firmware", "driver", "kernel", "patch",
-    "update",  "upgrade", "rev",     "revision", "oid",      "sdk",    NULL,
-};
+static const char *const ssn_keys[] = {"ssn", "social", NULL};
+
+static const char *const version_words[] = {"version", "ver",      "release", "build",  "firmware",
+                                            "driver",  "kernel",   "patch",   "update", "upgrade",
+                                            "rev",     "revision", "oid",     "sdk",    NULL};
 
 /* ---- Findings ---- */
 
@@ -296,30 +311,12 @@ static bool domain_allowed(const struct pii *st, const char *d, size_t n)
 static bool is_placeholder_email(const char *local, size_t local_len, const char *domain,
                                  size_t domain_len)
 {
-    static const char *const locals[] = {
-        "you",
-        "user",
-        "username",
-        "name",
-        "yourname",
-        "your.name",
-        "your_name",
-        "firstname.lastname",
-        "first.last",
-        "someone",
-        "somebody",
-        "email",
-        "git",
-        /* Machine addresses, nobody's personal data. */
-        "noreply",
-        "no-reply",
-        "no_reply",
-        "donotreply",
-        "do-not-reply",
-        "mailer-daemon",
-        "postmaster",
-        NULL,
-    };
+    static const char *const locals[] = {"you", "user", "username", "name", "yourname", "your.name",
+                                         "your_name", "firstname.lastname", "first.last", "someone",
+                                         "somebody", "email", "git",
+                                         /* Machine addresses, nobody's personal data. */
+                                         "noreply", "no-reply", "no_reply", "donotreply",
+                                         "do-not-reply", "mailer-daemon", "postmaster", NULL};
     for (const char *const *l = locals; *l; l++)
         if (strlen(*l) == local_len && strncasecmp(local, *l, local_len) == 0) return true;
     size_t first = strcspn(domain, ".");
@@ -337,11 +334,10 @@ static bool is_placeholder_email(const char *local, size_t local_len, const char
 
 static bool is_file_extension(const char *tld, size_t n)
 {
-    static const char *const ext[] = {
-        "png", "jpg",  "jpeg", "gif", "svg",  "webp", "ico", "bmp",  "js",  "mjs", "ts",
-        "css", "html", "json", "txt", "yml",  "yaml", "xml", "lock", "zip", "gz",  "pdf",
-        "csv", "mp3",  "mp4",  "wav", "woff", "ttf",  "map", "tgz",  NULL,
-    };
+    static const char *const ext[] = {"png",  "jpg", "jpeg", "gif", "svg",  "webp", "ico", "bmp",
+                                      "js",   "mjs", "ts",   "css", "html", "json", "txt", "yml",
+                                      "yaml", "xml", "lock", "zip", "gz",   "pdf",  "csv", "mp3",
+                                      "mp4",  "wav", "woff", "ttf", "map",  "tgz",  NULL};
     for (const char *const *e = ext; *e; e++)
         if (strlen(*e) == n && strncasecmp(tld, *e, n) == 0) return true;
     return false;
@@ -518,7 +514,7 @@ static bool seps_all(const struct numtok *t, size_t k, char c)
 enum shape {
     SHAPE_NONE = 0, /* not this kind: try the others */
     SHAPE_INVALID,  /* this kind's shape, but an impossible or sample value: not PII at all */
-    SHAPE_VALID,
+    SHAPE_VALID
 };
 
 /* What the words before a number token say, worked out once per token. */
@@ -595,15 +591,13 @@ static const char *card_brand(const char *d, size_t n)
 /* Numbers the payment gateways publish for testing (Stripe, Adyen, Braintree, PayPal docs). */
 static bool is_test_card(const char *d)
 {
-    static const char *const test[] = {
-        "4242424242424242", "4111111111111111", "4000056655665556",
-        "4012888888881881", "4222222222222",    "5555555555554444",
-        "5105105105105100", "2223003122003222", "5200828282828210",
-        "378282246310005",  "371449635398431",  "6011111111111117",
-        "6011000990139424", "30569309025904",   "38520000023237",
-        "3530111333300000", "3566002020360505", "6200000000000005",
-        "4000000000000002", "4000000000009995", NULL,
-    };
+    static const char *const test[] = {"4242424242424242", "4111111111111111", "4000056655665556",
+                                       "4012888888881881", "4222222222222",    "5555555555554444",
+                                       "5105105105105100", "2223003122003222", "5200828282828210",
+                                       "378282246310005",  "371449635398431",  "6011111111111117",
+                                       "6011000990139424", "30569309025904",   "38520000023237",
+                                       "3530111333300000", "3566002020360505", "6200000000000005",
+                                       "4000000000000002", "4000000000009995", NULL};
     for (const char *const *t = test; *t; t++)
         if (strcmp(d, *t) == 0) return true;
     return false;
@@ -640,8 +634,7 @@ static size_t country_code(const char *d, size_t n)
         "1",  "7",  "20", "27", "30", "31", "32", "33", "34", "36", "39", "40",
         "41", "43", "44", "45", "46", "47", "48", "49", "51", "52", "53", "54",
         "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81",
-        "82", "84", "86", "90", "91", "92", "93", "94", "95", "98", NULL,
-    };
+        "82", "84", "86", "90", "91", "92", "93", "94", "95", "98", NULL};
     for (const char *const *c = one_two; *c; c++) {
         size_t len = strlen(*c);
         if (n >= len && memcmp(d, *c, len) == 0) return len;
@@ -675,12 +668,10 @@ static bool national_length_ok(const char *cc, size_t cc_len, size_t n)
     static const struct {
         const char *cc;
         size_t min, max;
-    } plans[] = {
-        {"1", 10, 10}, {"7", 10, 10},  {"33", 9, 9},   {"34", 9, 9},   {"39", 6, 11},
-        {"44", 9, 10}, {"49", 6, 13},  {"52", 10, 10}, {"55", 10, 11}, {"61", 9, 9},
-        {"81", 9, 10}, {"86", 10, 11}, {"91", 10, 10}, {"31", 9, 9},   {"32", 8, 9},
-        {"41", 9, 9},  {"43", 7, 13},  {"46", 7, 10},  {"48", 9, 9},   {"353", 7, 9},
-    };
+    } plans[] = {{"1", 10, 10}, {"7", 10, 10},  {"33", 9, 9},   {"34", 9, 9},   {"39", 6, 11},
+                 {"44", 9, 10}, {"49", 6, 13},  {"52", 10, 10}, {"55", 10, 11}, {"61", 9, 9},
+                 {"81", 9, 10}, {"86", 10, 11}, {"91", 10, 10}, {"31", 9, 9},   {"32", 8, 9},
+                 {"41", 9, 9},  {"43", 7, 13},  {"46", 7, 10},  {"48", 9, 9},   {"353", 7, 9}};
     for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]); i++)
         if (strlen(plans[i].cc) == cc_len && memcmp(plans[i].cc, cc, cc_len) == 0)
             return n >= plans[i].min && n <= plans[i].max;
@@ -787,11 +778,9 @@ static size_t scan_number(const struct pii *st, const char *s, size_t n, size_t 
     struct numtok t;
     if (!parse_numtok(s, n, i, &t)) return i + 1;
     if (t.long_run) return t.end;
-    struct numctx ctx = {
-        .phone = has_context(s, i, w->key, phone_words),
-        .ssn = has_context(s, i, w->key, ssn_words),
-        .id = follows_word(s, i, id_words),
-    };
+    struct numctx ctx = {.phone = has_context(s, i, phone_words) || key_has(w->key, phone_keys),
+                         .ssn = has_context(s, i, ssn_words) || key_has(w->key, ssn_keys),
+                         .id = follows_word(s, i, id_words)};
     /* The whole token first, then shorter ones ending where a space starts another number. */
     for (size_t k = t.n_groups; k >= 1; k--) {
         size_t end = group_end(&t, k - 1);
@@ -878,21 +867,19 @@ static size_t match_iban(const char *s, size_t n, size_t i, char *masked, bool *
     *valid = false;
     if (!iban_checksum_ok(buf, len)) return k - i;
     /* The examples in the standard, banks' documentation and Wikipedia. */
-    static const char *const examples[] = {
-        "DE89370400440532013000",
-        "GB82WEST12345698765432",
-        "GB29NWBK60161331926819",
-        "GB33BUKB20201555555555",
-        "FR1420041010050500013M02606",
-        "FR7630006000011234567890189",
-        "NL91ABNA0417164300",
-        "ES9121000418450200051332",
-        "IT60X0542811101000000123456",
-        "BE68539007547034",
-        "CH9300762011623852957",
-        "AT611904300234573201",
-        NULL,
-    };
+    static const char *const examples[] = {"DE89370400440532013000",
+                                           "GB82WEST12345698765432",
+                                           "GB29NWBK60161331926819",
+                                           "GB33BUKB20201555555555",
+                                           "FR1420041010050500013M02606",
+                                           "FR7630006000011234567890189",
+                                           "NL91ABNA0417164300",
+                                           "ES9121000418450200051332",
+                                           "IT60X0542811101000000123456",
+                                           "BE68539007547034",
+                                           "CH9300762011623852957",
+                                           "AT611904300234573201",
+                                           NULL};
     for (const char *const *e = examples; *e; e++)
         if (strcmp(buf, *e) == 0) return k - i;
     *valid = true;
@@ -1036,7 +1023,11 @@ static void scan(const struct pii *st, const char *s, size_t n, const struct whe
                 bool v4 = memcmp(b, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0;
                 if (st->kinds[v4 ? PII_IPV4 : PII_IPV6] &&
                     (class == 2 || (class == 1 && st->include_private_ips))) {
-                    snprintf(masked, sizeof(masked), "%.*s:...", (int)strcspn(s + i, ":"), s + i);
+                    if (v4)
+                        snprintf(masked, sizeof(masked), "::ffff:%u.x.x.x", b[12]);
+                    else
+                        snprintf(masked, sizeof(masked), "%.*s:...", (int)strcspn(s + i, ":"),
+                                 s + i);
                     report(st, f, w, v4 ? "ipv4" : "ipv6", s, i, len, masked);
                 }
                 i += consumed;
@@ -1052,7 +1043,8 @@ static void scan(const struct pii *st, const char *s, size_t n, const struct whe
             if ((len = match_ipv4(s, n, i, a))) {
                 int class = ipv4_class(a);
                 /* 1.2.3.4 or 2.0.0.1 is a version far more often than an address. */
-                bool version = len == 7 || has_context(s, i, w->key, version_words);
+                bool version =
+                    len == 7 || has_context(s, i, version_words) || key_has(w->key, version_words);
                 if ((class == 2 || (class == 1 && st->include_private_ips)) && !version) {
                     snprintf(masked, sizeof(masked), "%u.x.x.x", a[0]);
                     report(st, f, w, "ipv4", s, i, len, masked);
@@ -1364,8 +1356,4 @@ static void pii_score(const void *state, const struct score_input *in, struct sc
 }
 
 const struct scorer scorer_pii = {
-    .name = "pii",
-    .setup = pii_setup,
-    .score = pii_score,
-    .teardown = pii_teardown,
-};
+    .name = "pii", .setup = pii_setup, .score = pii_score, .teardown = pii_teardown};

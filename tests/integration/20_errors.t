@@ -74,6 +74,21 @@ ok "total timeout cut the stream after $n of 30 events (${ms} ms)" test "$n" -lt
 ok "total cut logged" grep -q 'stream cut: total timeout' "$PROXY_LOG"
 stop_proc "$PROXY_PID"
 
+# An upstream reset mid-stream ends the client's response at once (not at the client timeout).
+start_proxy
+slow_cuts=0
+for i in 1 2 3 4 5 6; do
+    t0=$(now_us)
+    http reset$i -N -H 'x-mock-sse: 10' -H 'x-mock-gap-ms: 20' -H 'x-mock-reset-after: 3' \
+        "$PROXY_URL/v1/x" -d '{}'
+    ms=$(elapsed_ms "$t0")
+    [ "$ms" -gt 1000 ] && slow_cuts=$((slow_cuts + 1))
+done
+is "$slow_cuts" 0 "six streams cut by an upstream reset each end at once for the client"
+is "$(grep -c '^data: {' "$TEST_DIR/reset6.body")" 3 "the events before the reset were relayed"
+isnt "$HTTP_CURL_RC" 0 "the client sees the cut (curl exit $HTTP_CURL_RC)"
+stop_proc "$PROXY_PID"
+
 # Client deadline: a client connection that sends nothing is closed.
 start_proxy --client-timeout-ms 1000
 t0=$(now_us)
