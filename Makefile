@@ -22,7 +22,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -I. $(PKG_CFLAGS) -MMD -MP
 LDLIBS = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRCS := $(wildcard core/*.c config/*.c scorers/*.c) \
+LIB_SRCS := $(wildcard core/*.c config/*.c scorers/*.c triage/*.c) \
             $(filter-out proxy/main.c,$(wildcard proxy/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

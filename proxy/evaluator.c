@@ -22,12 +22,14 @@
 #include "core/tracker.h"
 #include "core/xalloc.h"
 #include "scorers/registry.h"
+#include "triage/redis.h"
 
 #define LOG_MODULE "evaluator"
 #include "core/log.h"
 
-#define EVALUATOR_MAX_THREADS 64
-#define EVALUATOR_TICK_MS     1000
+#define EVALUATOR_MAX_THREADS      64
+#define EVALUATOR_TICK_MS          1000
+#define EVALUATOR_REDIS_TIMEOUT_MS 300
 /* A pseudo-scorer: the response could not be understood (SPEC's `parse` defect). */
 #define EVALUATOR_PARSE "parse"
 
@@ -59,6 +61,9 @@ struct evaluator {
     struct scoring scoring;
     struct tracker *tracker;
     struct tracker_config tracker_cfg;
+    struct redis_url redis; /* alerts are published here */
+    bool has_redis;
+    int64_t redis_warned_ms; /* last "cannot publish" warning: one a minute at most */
     pthread_t threads[EVALUATOR_MAX_THREADS];
     int n_threads;
     atomic_llong deadline_us; /* 0 while running; after stop, when to give up */
@@ -312,12 +317,20 @@ static void on_state_change(void *arg, const char *chart, enum sigma_state from,
            (long long)json_integer_value(json_object_get(summary, "n")),
            (long long)json_integer_value(json_object_get(summary, "defects")),
            p && json_is_number(p) ? json_number_value(p) : NAN);
-    if (ev->cfg->alert_webhook == NULL) return;
+    if (ev->cfg->alert_webhook == NULL && !ev->has_redis) return;
     json_t *msg =
         json_pack("{s:s, s:s, s:s, s:I, s:O}", "chart", chart, "from", sigma_state_name(from), "to",
                   sigma_state_name(to), "ts", (json_int_t)now_ms(), "window", summary);
     char *body = json_dumps(msg, JSON_COMPACT);
-    post_webhook(ev->cfg->alert_webhook, body);
+    if (ev->cfg->alert_webhook) post_webhook(ev->cfg->alert_webhook, body);
+    struct err err = {{0}};
+    if (ev->has_redis &&
+        redis_publish(&ev->redis, REDIS_ALERT_CHANNEL, body, EVALUATOR_REDIS_TIMEOUT_MS, &err) <
+            0 &&
+        now_ms() - ev->redis_warned_ms > 60 * 1000) {
+        ev->redis_warned_ms = now_ms();
+        log_warn("alert not published on %s: %s", REDIS_ALERT_CHANNEL, err.msg);
+    }
     free(body);
     json_decref(msg);
 }
@@ -407,6 +420,7 @@ struct evaluator *evaluator_start(const struct config *cfg, struct queue *captur
                              ev->scoring.n_scorers + 1, err) < 0)
         goto fail;
     ev->tracker = tracker_new(&ev->tracker_cfg, ev->scoring.names, ev->scoring.n_scorers + 1);
+    ev->has_redis = cfg->redis_url && redis_url_parse(cfg->redis_url, &ev->redis, err) == 0;
     if (cfg->sample_auto)
         sampler_set_global_rate(sampler, ev->tracker_cfg.max_rate); /* until a window is seen */
     int n = cfg->evaluator_threads < EVALUATOR_MAX_THREADS ? cfg->evaluator_threads

@@ -9,8 +9,11 @@ start_mock
 hook_mock_log=$MOCK_LOG
 hook_url=$MOCK_URL/alerts
 start_mock
+start_redis
+redis-cli -p "$REDIS_PORT" subscribe sigmaproxy:alerts >"$TEST_DIR/alerts.txt" &
+alerts_pid=$!
 cat >"$TEST_DIR/eval.json" <<JSON
-{ "sample_rate": 1,
+{ "sample_rate": 1, "redis_url": "$REDIS_URL",
   "sigma": {"p0": 0.02, "p1": 0.2, "window_s": 3600, "min_samples": 20},
   "alert_webhook": "$hook_url" }
 JSON
@@ -61,6 +64,9 @@ like "$stats" '"any":\{"state":"(out_of_control|out_of_spec)"' \
     "12/42 against p0 = 0.02 is out of control"
 ok "the state change was logged" wait_until "grep -q 'state all/any: .* -> out_of' '$PROXY_LOG'" 5
 ok "and POSTed to the webhook" wait_until "grep -q '^POST /alerts' '$hook_mock_log'" 5
+ok "and published on Redis sigmaproxy:alerts" \
+    wait_until "grep -q '\"chart\":\"all/any\",\"from\":\"insufficient_data\"' '$TEST_DIR/alerts.txt'" 5
+kill "$alerts_pid"
 
 # A jump: the refusal chart is out of spec once refusals dominate.
 send 30 openai_refusal.json

@@ -318,6 +318,27 @@ start_proxy() {
     note "$name pid $PROXY_PID on port $PROXY_PORT, admin $ADMIN_PORT"
 }
 
+# start_redis: a real redis-server on a free port in $TEST_DIR (no persistence); sets REDIS_PORT,
+# REDIS_URL, REDIS_PID. Skips the whole script when redis-server is not installed.
+start_redis() {
+    command -v redis-server >/dev/null || skip_all "redis-server is not installed"
+    local port i
+    for i in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+    done
+    mkdir -p "$TEST_DIR/redis"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$TEST_DIR/redis" --daemonize no >"$TEST_DIR/redis.log" 2>&1 &
+    REDIS_PID=$!
+    _register "$REDIS_PID" "redis-server" "$TEST_DIR/redis.log"
+    wait_until "redis-cli -p $port ping 2>/dev/null | grep -q PONG" 10 ||
+        _start_failed redis-server "$REDIS_PID" "$TEST_DIR/redis.log" "no PONG within 10 s"
+    REDIS_PORT=$port
+    REDIS_URL=redis://127.0.0.1:$port
+    note "redis-server pid $REDIS_PID on port $REDIS_PORT"
+}
+
 # stop_proc PID: SIGTERM, up to 10 s, then SIGKILL. Returns 0 when it exited 0 on its own and its
 # log holds no sanitizer report; otherwise prints "not ok" with the reasons and returns 1.
 stop_proc() {
