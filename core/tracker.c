@@ -38,6 +38,11 @@ struct chart {
     unsigned rules;         /* run rules fired at the last closed window */
     enum sigma_state state; /* last reported */
     bool started;           /* cur.index is set: the chart has seen its first window */
+    /* Phase I (sigma.reference_windows): the first windows with data, pooled; then frozen. */
+    uint64_t ref_n, ref_x;
+    int ref_windows;
+    bool frozen;
+    double ref_centre;
 };
 
 struct series {
@@ -103,10 +108,11 @@ int tracker_config_parse(struct tracker_config *c, const json_t *sigma, const ch
     for (size_t i = 0; i < TRACKER_MAX_SCORERS; i++)
         c->scorer_limits[i] = (struct tracker_limits){NAN, NAN};
     if (sigma == NULL) return 0;
-    static const char *const keys[] = {"p0",          "p1",       "alpha",     "power",
-                                       "confidence",  "window_s", "n_windows", "min_samples",
-                                       "ewma_lambda", "ewma_L",   "min_rate",  "max_rate",
-                                       "max_models",  "scorers",  NULL};
+    static const char *const keys[] = {
+        "p0",       "p1",        "alpha",       "power",       "confidence",
+        "window_s", "n_windows", "min_samples", "ewma_lambda", "ewma_L",
+        "min_rate", "max_rate",  "max_models",  "scorers",     "reference_windows",
+        NULL};
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)sigma, key, v)
@@ -123,6 +129,7 @@ int tracker_config_parse(struct tracker_config *c, const json_t *sigma, const ch
             return -1;
         }
     }
+    double reference_windows = 0;
     double window_s = c->window_s, n_windows = c->n_windows, min_n = 0,
            max_models = (double)c->max_models;
     if (read_number(sigma, "p0", "sigma.", 0, 1, true, &c->limits.p0, err) < 0 ||
@@ -137,12 +144,15 @@ int tracker_config_parse(struct tracker_config *c, const json_t *sigma, const ch
         read_number(sigma, "ewma_L", "sigma.", 0.5, 6, false, &c->ewma_L, err) < 0 ||
         read_number(sigma, "min_rate", "sigma.", 0, 1, false, &c->min_rate, err) < 0 ||
         read_number(sigma, "max_rate", "sigma.", 0, 1, true, &c->max_rate, err) < 0 ||
-        read_number(sigma, "max_models", "sigma.", 1, 10000, false, &max_models, err) < 0)
+        read_number(sigma, "max_models", "sigma.", 1, 10000, false, &max_models, err) < 0 ||
+        read_number(sigma, "reference_windows", "sigma.", 0, 10000, false, &reference_windows,
+                    err) < 0)
         return -1;
     c->window_s = (int)window_s;
     c->n_windows = (int)n_windows;
     c->min_n = (uint64_t)min_n;
     c->max_models = (size_t)max_models;
+    c->reference_windows = (int)reference_windows;
     if (check_limits(&c->limits, "sigma.", err) < 0) return -1;
     if (c->min_rate > c->max_rate) {
         err_set(err, "sigma.min_rate: %g: must not exceed max_rate (%g)", c->min_rate, c->max_rate);
@@ -186,6 +196,15 @@ static struct tracker_limits limits_of(const struct tracker *t, size_t scorer)
     return t->cfg.limits;
 }
 
+/* A chart's centre line: its frozen reference p̄ once Phase I is over, else the configured p0. */
+static struct tracker_limits chart_limits(const struct tracker *t, const struct chart *c,
+                                          size_t scorer)
+{
+    struct tracker_limits l = limits_of(t, scorer);
+    if (c->frozen) l.p0 = c->ref_centre;
+    return l;
+}
+
 static const struct window *closed(const struct tracker *t, const struct chart *c, size_t i)
 {
     return &c->ring[(c->head + i) % (size_t)t->cfg.n_windows];
@@ -201,6 +220,18 @@ static void close_window(struct tracker *t, struct chart *c, double centre)
     } else {
         c->ring[(c->head + c->count) % cap] = c->cur;
         c->count++;
+    }
+    if (c->cur.n > 0 && t->cfg.reference_windows > 0 && !c->frozen) {
+        c->ref_n += c->cur.n;
+        c->ref_x += c->cur.x;
+        if (++c->ref_windows == t->cfg.reference_windows) {
+            /* A reference with no defect would make every later defect a signal: floor it at
+             * half a defect over the reference sample. */
+            double floor_p = 0.5 / (double)c->ref_n;
+            double pbar = (double)c->ref_x / (double)c->ref_n;
+            c->ref_centre = pbar > floor_p ? pbar : floor_p;
+            c->frozen = true;
+        }
     }
     if (c->cur.n > 0) {
         double p = (double)c->cur.x / (double)c->cur.n;
@@ -369,7 +400,7 @@ static void add(struct tracker *t, struct series *s, int64_t index, bool apart,
             n_hits += bad;
         }
         if (!app) continue;
-        roll(t, c, index, limits_of(t, i).p0);
+        roll(t, c, index, chart_limits(t, c, i).p0);
         if (apart) {
             c->apart_n++;
             c->apart_x += bad;
@@ -455,11 +486,12 @@ static json_t *rules_json(unsigned rules)
 
 static json_t *chart_json(const struct tracker *t, const struct chart *c, size_t i, bool history)
 {
-    struct tracker_limits l = limits_of(t, i);
+    struct tracker_limits l = chart_limits(t, c, i);
     json_t *o = json_object();
     /* Judged now: the last reported state may be up to a tick old. */
     json_object_set_new(o, "state", json_string(sigma_state_name(judge(t, c, l))));
     json_object_set_new(o, "p0", json_real(l.p0));
+    json_object_set_new(o, "centre_from", json_string(c->frozen ? "reference" : "p0"));
     json_object_set_new(o, "p1", json_real(l.p1));
     json_object_set_new(o, "window", window_json(t, judged_window(t, c), i, l));
     json_object_set_new(o, "current", window_json(t, &c->cur, i, l));
@@ -490,7 +522,8 @@ static void refresh(struct tracker *t, int64_t now_ms)
     int64_t index = window_index(t, now_ms);
     for (size_t s = 0; s < t->n_series; s++) {
         for (size_t i = 0; i <= t->n_scorers; i++)
-            roll(t, &t->series[s]->charts[i], index, limits_of(t, i).p0);
+            roll(t, &t->series[s]->charts[i], index,
+                 chart_limits(t, &t->series[s]->charts[i], i).p0);
     }
 }
 
@@ -541,7 +574,7 @@ void tracker_tick(struct tracker *t, int64_t now_ms, tracker_change_fn *fn, void
         struct series *se = t->series[s];
         for (size_t i = 0; i <= t->n_scorers; i++) {
             struct chart *c = &se->charts[i];
-            enum sigma_state now = judge(t, c, limits_of(t, i));
+            enum sigma_state now = judge(t, c, chart_limits(t, c, i));
             if (now == c->state) continue;
             if (n_changes < sizeof(changes) / sizeof(changes[0])) {
                 struct change *ch = &changes[n_changes++];
@@ -552,7 +585,7 @@ void tracker_tick(struct tracker *t, int64_t now_ms, tracker_change_fn *fn, void
                              scorer_name(t, i));
                 ch->from = c->state;
                 ch->to = now;
-                ch->summary = window_json(t, judged_window(t, c), i, limits_of(t, i));
+                ch->summary = window_json(t, judged_window(t, c), i, chart_limits(t, c, i));
             }
             c->state = now; /* past 16 changes in one tick, the rest are reported next tick */
             if (n_changes == sizeof(changes) / sizeof(changes[0])) break;
@@ -632,7 +665,7 @@ void tracker_metrics(struct tracker *t, int64_t now_ms, struct buf *out)
                              : (strcmp(se->dimension, "route") == 0 ? "route=\"" : "model=\""),
                          strcmp(se->dimension, "all") == 0 ? "" : name,
                          strcmp(se->dimension, "all") == 0 ? "" : "\",", scorer_name(t, i));
-                struct tracker_limits l = limits_of(t, i);
+                struct tracker_limits l = chart_limits(t, c, i);
                 const struct window *w = judged_window(t, c);
                 double dpo = i == t->n_scorers && w->opportunities
                                  ? (double)w->defects / (double)w->opportunities

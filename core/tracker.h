@@ -39,6 +39,8 @@ struct tracker_config {
     double ewma_L;
     double min_rate, max_rate; /* --sample-rate auto bounds */
     size_t max_models;         /* distinct models tracked; the rest count as "other" */
+    int reference_windows;     /* > 0: each chart's centre becomes the pooled rate of its first
+                                * N windows with data (Phase I), then stays frozen (Phase II) */
     /* Per scorer (same order as the names given to tracker_new): its own p0/p1, or NaN. */
     struct tracker_limits scorer_limits[TRACKER_MAX_SCORERS];
 };

@@ -145,6 +145,33 @@ int main(void)
     buf_fini(&b);
     tracker_free(t3);
 
+    /* Phase I: with reference_windows = 2 the centre becomes the pooled rate of the first two
+     * windows with data (10/200 + 30/200 = 0.1), then stays frozen. */
+    json_t *ref = json_loads("{\"p0\": 0.01, \"p1\": 0.5, \"reference_windows\": 2, "
+                             "\"min_samples\": 10, \"ewma_lambda\": 1}",
+                             0, NULL);
+    is_int(tracker_config_parse(&cfg, ref, scorers, 2, &err), 0, "reference_windows parses");
+    json_decref(ref);
+    struct tracker *t4 = tracker_new(&cfg, scorers, 2);
+    for (int w = 0; w < 3; w++) {
+        for (int i = 0; i < 200; i++) {
+            bool d[2] = {i < (w == 0 ? 10 : w == 1 ? 30 : 20), false};
+            tracker_record(t4, t0 + (int64_t)w * 60000 + i, "r", NULL, EXCHANGE_SAMPLED_RATE, app,
+                           d);
+        }
+    }
+    st = tracker_stats(t4, t0 + 2 * 60000 + 500);
+    json_t *pii = json_object_get(json_object_get(st, "scorers"), "pii");
+    ok(fabs(json_real_value(json_object_get(pii, "p0")) - 0.1) < 1e-12,
+       "the frozen centre is the pooled rate of the reference windows (got %g)",
+       json_real_value(json_object_get(pii, "p0")));
+    is_str(json_string_value(json_object_get(pii, "centre_from")), "reference",
+           "and says it comes from the reference");
+    is_str(json_string_value(json_object_get(pii, "state")), "in_control",
+           "20/200 is in control against the reference 0.1 (it would not be against p0 0.01)");
+    json_decref(st);
+    tracker_free(t4);
+
     static const struct {
         const char *json, *want;
     } bad[] = {
