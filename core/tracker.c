@@ -468,6 +468,12 @@ static json_t *window_json(const struct tracker *t, const struct window *w, size
     json_object_set_new(o, "ucl", w->n ? json_real(lim.ucl) : json_null());
     json_object_set_new(o, "lcl", w->n ? json_real(lim.lcl) : json_null());
     json_object_set_new(o, "uwl", w->n ? json_real(lim.uwl) : json_null());
+    /* Where the normal limits are wrong (n·CL small), the exact limit the state is judged by:
+     * the smallest defect count whose binomial tail is below the nominal 3-sd rate. */
+    if (w->n > 0 && (double)w->n * l.p0 < SIGMA_EXACT_BELOW_NP) {
+        uint64_t x = sigma_exact_ucl_count(w->n, l.p0, sigma_norm_cdf(-SIGMA_K_CONTROL));
+        json_object_set_new(o, "ucl_exact", json_real((double)x / (double)w->n));
+    }
     if (is_any) {
         json_object_set_new(o, "scorer_hits", json_integer((json_int_t)w->defects));
         json_object_set_new(o, "opportunities", json_integer((json_int_t)w->opportunities));
