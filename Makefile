@@ -66,6 +66,9 @@ $(BUILD)/sse_bench: tests/bench/sse_bench.c | deps
 
 # Labelled-set quality of every scorer (tests/fixtures/labelled/<scorer>.jsonl); the bench runner
 # runs `make build/release/quality && build/release/quality` (non-zero on a MISS; -v lists cases).
+$(BUILD)/scorer_cost: $(BUILD)/obj/tests/bench/scorer_cost.o $(BUILD)/libsigmaproxy.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/quality: $(BUILD)/obj/tests/bench/quality.o $(BUILD)/libsigmaproxy.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
