@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "scorers/params.h"
+
 /* Bytes of the blank character at s (ASCII space or control whitespace, NUL, NBSP, the U+2000
  * spaces, zero-width space/joiners, line/paragraph separators, ideographic space, BOM), or 0. */
 static size_t blank_bytes(const unsigned char *s, size_t left)
@@ -41,18 +43,7 @@ static bool is_blank(const char *text, size_t len)
 static int setup(void **state, const json_t *params, struct err *err)
 {
     *state = NULL;
-    if (params && !json_is_object(params)) {
-        err_set(err, "empty.params: expected an object");
-        return -1;
-    }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        err_set(err, "empty.params.%s: unknown parameter (empty takes none)", key);
-        return -1;
-    }
-    return 0;
+    return params_check(params, "empty", NULL, err);
 }
 
 static void score(const void *state, const struct score_input *in, struct score *out)
@@ -60,14 +51,8 @@ static void score(const void *state, const struct score_input *in, struct score 
     (void)state;
     const struct extracted *x = in->x;
     const struct exchange *ex = in->ex;
-    out->applicable = false;
-    out->defect = false;
-    out->score = 0;
-    out->detail[0] = '\0';
-    if (ex && ex->status >= 400) {
-        score_detail(out, "not scored: error status %d", ex->status);
-        return;
-    }
+    score_reset(out);
+    if (score_skip_error_status(ex, out)) return;
     if (ex && ex->outcome != EXCHANGE_COMPLETE) {
         score_detail(out, "not scored: exchange incomplete");
         return;

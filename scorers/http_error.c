@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "scorers/params.h"
 
 #define HTTP_STATUS_MAX 599
 
@@ -25,8 +26,10 @@ struct http_error {
     bool upstream_errors;
 };
 
-static int parse_statuses(struct http_error *p, const json_t *list, struct err *err)
+static int parse_statuses(struct http_error *p, const json_t *params, struct err *err)
 {
+    const json_t *list = json_object_get(params, "statuses");
+    if (list == NULL) return 0;
     if (!json_is_array(list)) {
         err_set(err, "http_error.params.statuses: expected an array of statuses (503) and "
                      "classes (\"5xx\")");
@@ -59,48 +62,19 @@ static int parse_statuses(struct http_error *p, const json_t *list, struct err *
     return 0;
 }
 
-static int get_bool(const json_t *params, const char *key, bool *out, struct err *err)
-{
-    const json_t *v = json_object_get(params, key);
-    if (v == NULL) return 0;
-    if (!json_is_boolean(v)) {
-        err_set(err, "http_error.params.%s: expected true or false", key);
-        return -1;
-    }
-    *out = json_is_true(v);
-    return 0;
-}
-
 static int setup(void **state, const json_t *params, struct err *err)
 {
+    static const char *const known[] = {"statuses", "rate_limit", "timeouts", "upstream_errors",
+                                        NULL};
     struct http_error *p = xcalloc(1, sizeof(*p));
     bool rate_limit = true;
     p->timeouts = p->upstream_errors = true;
     for (int c = 500; c <= HTTP_STATUS_MAX; c++)
         p->defect_status[c] = true;
-    if (params && !json_is_object(params)) {
-        err_set(err, "http_error.params: expected an object");
-        goto fail;
-    }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        if (strcmp(key, "statuses") && strcmp(key, "rate_limit") && strcmp(key, "timeouts") &&
-            strcmp(key, "upstream_errors")) {
-            err_set(err,
-                    "http_error.params.%s: unknown parameter (known: statuses, rate_limit, "
-                    "timeouts, upstream_errors)",
-                    key);
-            goto fail;
-        }
-    }
-    if (json_object_get(params, "statuses") &&
-        parse_statuses(p, json_object_get(params, "statuses"), err))
-        goto fail;
-    if (get_bool(params, "rate_limit", &rate_limit, err) ||
-        get_bool(params, "timeouts", &p->timeouts, err) ||
-        get_bool(params, "upstream_errors", &p->upstream_errors, err))
+    if (params_check(params, "http_error", known, err) < 0 || parse_statuses(p, params, err) < 0 ||
+        params_bool(params, "http_error", "rate_limit", &rate_limit, err) < 0 ||
+        params_bool(params, "http_error", "timeouts", &p->timeouts, err) < 0 ||
+        params_bool(params, "http_error", "upstream_errors", &p->upstream_errors, err) < 0)
         goto fail;
     if (rate_limit) p->defect_status[429] = true;
     *state = p;
@@ -119,10 +93,7 @@ static void score(const void *state, const struct score_input *in, struct score 
 {
     const struct http_error *p = state;
     const struct exchange *ex = in->ex;
-    out->applicable = false;
-    out->defect = false;
-    out->score = 0;
-    out->detail[0] = '\0';
+    score_reset(out);
     if (ex == NULL) {
         score_detail(out, "not scored: no exchange");
         return;

@@ -28,6 +28,7 @@
 
 #include "core/xalloc.h"
 #include "scorers/json_schema.h"
+#include "scorers/params.h"
 
 #define JSON_VALID_FLAGS                                                                           \
     (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL)
@@ -45,42 +46,15 @@ enum json_want {
     JSON_WANT_OBJECT, /* a JSON object (json_object mode) */
 };
 
-static int get_bool(const json_t *params, const char *key, bool *out, struct err *err)
-{
-    const json_t *v = json_object_get(params, key);
-    if (v == NULL) return 0;
-    if (!json_is_boolean(v)) {
-        err_set(err, "json_valid.params.%s: expected true or false", key);
-        return -1;
-    }
-    *out = json_is_true(v);
-    return 0;
-}
-
 static int setup(void **state, const json_t *params, struct err *err)
 {
+    static const char *const known[] = {"always", "allow_fences", "tool_calls", "schema", NULL};
     struct json_valid p = {.tool_calls = true, .schema = true};
-    if (params && !json_is_object(params)) {
-        err_set(err, "json_valid.params: expected an object");
-        return -1;
-    }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        if (strcmp(key, "always") && strcmp(key, "allow_fences") && strcmp(key, "tool_calls") &&
-            strcmp(key, "schema")) {
-            err_set(err,
-                    "json_valid.params.%s: unknown parameter (known: always, allow_fences, "
-                    "tool_calls, schema)",
-                    key);
-            return -1;
-        }
-    }
-    if (get_bool(params, "always", &p.always, err) ||
-        get_bool(params, "allow_fences", &p.allow_fences, err) ||
-        get_bool(params, "tool_calls", &p.tool_calls, err) ||
-        get_bool(params, "schema", &p.schema, err))
+    if (params_check(params, "json_valid", known, err) < 0 ||
+        params_bool(params, "json_valid", "always", &p.always, err) < 0 ||
+        params_bool(params, "json_valid", "allow_fences", &p.allow_fences, err) < 0 ||
+        params_bool(params, "json_valid", "tool_calls", &p.tool_calls, err) < 0 ||
+        params_bool(params, "json_valid", "schema", &p.schema, err) < 0)
         return -1;
     struct json_valid *s = xmalloc(sizeof(*s));
     *s = p;
@@ -218,10 +192,7 @@ static void score(const void *state, const struct score_input *in, struct score 
     const struct json_valid *p = state;
     const struct extracted *x = in->x;
     const struct exchange *ex = in->ex;
-    out->applicable = false;
-    out->defect = false;
-    out->score = 0;
-    out->detail[0] = '\0';
+    score_reset(out);
 
     if (ex && (ex->status >= 400 || ex->outcome != EXCHANGE_COMPLETE || ex->response_truncated)) {
         score_detail(out, "not scored: error, incomplete or capped exchange");

@@ -10,9 +10,9 @@
 #include "scorers/scorer.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/xalloc.h"
+#include "scorers/params.h"
 
 struct latency {
     double total_ms; /* 0: not configured */
@@ -22,42 +22,16 @@ struct latency {
 
 static int setup(void **state, const json_t *params, struct err *err)
 {
+    static const char *const known[] = {"total_ms", "ttft_ms", "include_errors", NULL};
+    static const char *const ms = "milliseconds, a number above 0 (at most a day)";
     struct latency p = {0};
-    if (params && !json_is_object(params)) {
-        err_set(err, "latency.params: expected an object");
+    if (params_check(params, "latency", known, err) < 0 ||
+        params_number(params, "latency", "total_ms", PARAMS_ABOVE_ZERO, 8.64e7, ms, &p.total_ms,
+                      err) < 0 ||
+        params_number(params, "latency", "ttft_ms", PARAMS_ABOVE_ZERO, 8.64e7, ms, &p.ttft_ms,
+                      err) < 0 ||
+        params_bool(params, "latency", "include_errors", &p.include_errors, err) < 0)
         return -1;
-    }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        if (strcmp(key, "include_errors") == 0) {
-            if (!json_is_boolean(v)) {
-                err_set(err, "latency.params.include_errors: expected true or false");
-                return -1;
-            }
-            p.include_errors = json_is_true(v);
-            continue;
-        }
-        double *dst = strcmp(key, "total_ms") == 0  ? &p.total_ms
-                      : strcmp(key, "ttft_ms") == 0 ? &p.ttft_ms
-                                                    : NULL;
-        if (dst == NULL) {
-            err_set(err,
-                    "latency.params.%s: unknown parameter (known: total_ms, ttft_ms, "
-                    "include_errors)",
-                    key);
-            return -1;
-        }
-        if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > 8.64e7) {
-            err_set(err,
-                    "latency.params.%s: expected milliseconds, a number above 0 (at most a "
-                    "day)",
-                    key);
-            return -1;
-        }
-        *dst = json_number_value(v);
-    }
     if (p.total_ms == 0 && p.ttft_ms == 0) {
         err_set(err, "latency.params: no SLO: give total_ms and/or ttft_ms");
         return -1;
@@ -90,10 +64,7 @@ static void score(const void *state, const struct score_input *in, struct score 
 {
     const struct latency *p = state;
     const struct exchange *ex = in->ex;
-    out->applicable = false;
-    out->defect = false;
-    out->score = 0;
-    out->detail[0] = '\0';
+    score_reset(out);
     if (ex == NULL || ex->end_us <= 0 || ex->end_us < ex->start_us) {
         score_detail(out, "not scored: no timings");
         return;

@@ -13,9 +13,9 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/xalloc.h"
+#include "scorers/params.h"
 
 enum length_bound {
     LENGTH_MIN_CHARS = 0,
@@ -25,8 +25,8 @@ enum length_bound {
     LENGTH_N_BOUNDS,
 };
 
-static const char *const BOUND_NAMES[LENGTH_N_BOUNDS] = {"min_chars", "max_chars", "min_tokens",
-                                                         "max_tokens"};
+static const char *const BOUND_NAMES[LENGTH_N_BOUNDS + 1] = {"min_chars", "max_chars", "min_tokens",
+                                                             "max_tokens", NULL};
 
 struct length {
     bool set[LENGTH_N_BOUNDS];
@@ -36,26 +36,12 @@ struct length {
 static int setup(void **state, const json_t *params, struct err *err)
 {
     struct length p = {0};
-    if (params && !json_is_object(params)) {
-        err_set(err, "length.params: expected an object");
-        return -1;
-    }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        int b = 0;
-        while (b < LENGTH_N_BOUNDS && strcmp(key, BOUND_NAMES[b]) != 0)
-            b++;
-        if (b == LENGTH_N_BOUNDS) {
-            err_set(err,
-                    "length.params.%s: unknown parameter (known: min_chars, max_chars, "
-                    "min_tokens, max_tokens)",
-                    key);
-            return -1;
-        }
+    if (params_check(params, "length", BOUND_NAMES, err) < 0) return -1;
+    for (int b = 0; b < LENGTH_N_BOUNDS; b++) {
+        const json_t *v = json_object_get(params, BOUND_NAMES[b]);
+        if (v == NULL) continue;
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            err_set(err, "length.params.%s: expected a non-negative integer", key);
+            err_set(err, "length.params.%s: expected a non-negative integer", BOUND_NAMES[b]);
             return -1;
         }
         p.set[b] = true;
@@ -93,14 +79,8 @@ static void score(const void *state, const struct score_input *in, struct score 
     const struct length *p = state;
     const struct extracted *x = in->x;
     const struct exchange *ex = in->ex;
-    out->applicable = false;
-    out->defect = false;
-    out->score = 0;
-    out->detail[0] = '\0';
-    if (ex && ex->status >= 400) {
-        score_detail(out, "not scored: error status %d", ex->status);
-        return;
-    }
+    score_reset(out);
+    if (score_skip_error_status(ex, out)) return;
     uint64_t chars = code_points(x->text ? x->text : "", x->text ? x->text_len : 0);
     uint64_t tokens = (chars + 3) / 4;
     bool prefix = (ex && (ex->outcome != EXCHANGE_COMPLETE || ex->response_truncated)) ||

@@ -46,7 +46,6 @@
 #include "scorers/scorer.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +53,8 @@
 #include <strings.h>
 
 #include "core/xalloc.h"
+#include "scorers/params.h"
+#include "scorers/walk.h"
 
 enum pii_kind {
     PII_EMAIL = 0,
@@ -66,8 +67,9 @@ enum pii_kind {
     PII_N_KINDS
 };
 
-static const char *const kind_names[PII_N_KINDS] = {"email", "phone", "credit_card", "ssn",
-                                                    "iban",  "ipv4",  "ipv6"};
+/* params.kinds: the kinds, then "ip" for both IPv4 and IPv6. */
+static const char *const kind_names[PII_N_KINDS + 1] = {"email", "phone", "credit_card", "ssn",
+                                                        "iban",  "ipv4",  "ipv6",        "ip"};
 
 enum pii_region {
     PII_REGION_US = 1 << 0, /* and Canada: NANP */
@@ -81,9 +83,6 @@ enum pii_region {
 #define NUM_MAX_DIGITS   24
 #define NUM_MAX_GROUP    19 /* a longer digit run is an id, never a phone or card */
 #define CONTEXT_BYTES    40 /* how far back a context word may be */
-#define WALK_MAX_DEPTH   32
-#define PATH_BYTES       96
-#define DETAIL_RESERVE   16 /* room kept for "; +N more" */
 #define MASK_BYTES       48
 #define EMAIL_MAX_LOCAL  64
 #define EMAIL_MAX_DOMAIN 253
@@ -227,16 +226,10 @@ static const char *const version_words[] = {"version", "ver",      "release", "b
 
 /* ---- Findings ---- */
 
-struct where {
-    const char *path; /* NULL for the assistant text, else "tool_calls[0].to" */
-    const char *key;  /* the JSON member holding the string, or NULL */
-};
-
+/* What one exchange holds. */
 struct findings {
-    size_t n;
-    size_t n_shown;
-    size_t detail_len;
-    char detail[SCORE_DETAIL_BYTES];
+    const struct pii *st;
+    struct score_list list;
 };
 
 /* Letters and digits of s[0..n), lowercase, into out (NUL-terminated, truncated). */
@@ -257,21 +250,12 @@ static bool is_allowed(const struct pii *st, const char *s, size_t n)
     return false;
 }
 
-static void report(const struct pii *st, struct findings *f, const struct where *w,
+static void report(const struct pii *st, struct findings *f, const struct walk_where *w,
                    const char *kind, const char *s, size_t start, size_t len, const char *masked)
 {
     if (is_allowed(st, s + start, len)) return;
-    f->n++;
-    char item[SCORE_DETAIL_BYTES];
-    int ilen =
-        w->path ? snprintf(item, sizeof(item), "%s in %s at %zu: %s", kind, w->path, start, masked)
-                : snprintf(item, sizeof(item), "%s at %zu: %s", kind, start, masked);
-    const char *sep = f->n_shown ? "; " : "";
-    size_t need = strlen(sep) + (size_t)ilen;
-    if (ilen < 0 || f->detail_len + need + DETAIL_RESERVE >= sizeof(f->detail)) return;
-    snprintf(f->detail + f->detail_len, sizeof(f->detail) - f->detail_len, "%s%s", sep, item);
-    f->detail_len += need;
-    f->n_shown++;
+    score_list_add(&f->list, "%s%s%s at %zu: %s", kind, w->path ? " in " : "",
+                   w->path ? w->path : "", start, masked);
 }
 
 /* Digits but the last `keep` become '*'; other characters stay (up to MASK_BYTES). */
@@ -773,7 +757,7 @@ static bool phone_shape(const struct pii *st, const char *s, const struct numtok
 
 /* Classifies the token at s[i] and reports what it holds. Returns where scanning resumes. */
 static size_t scan_number(const struct pii *st, const char *s, size_t n, size_t i,
-                          const struct where *w, struct findings *f)
+                          const struct walk_where *w, struct findings *f)
 {
     struct numtok t;
     if (!parse_numtok(s, n, i, &t)) return i + 1;
@@ -997,7 +981,7 @@ static size_t match_ipv6(const char *s, size_t n, size_t i, uint8_t b[16], size_
 
 /* ---- The scan ---- */
 
-static void scan(const struct pii *st, const char *s, size_t n, const struct where *w,
+static void scan(const struct pii *st, const char *s, size_t n, const struct walk_where *w,
                  struct findings *f)
 {
     size_t i = 0;
@@ -1071,80 +1055,6 @@ static void scan(const struct pii *st, const char *s, size_t n, const struct whe
     }
 }
 
-/* ---- Walking the text and tool-call arguments ---- */
-
-struct walk {
-    const struct pii *st;
-    struct findings *f;
-    char path[PATH_BYTES];
-    bool too_deep;
-};
-
-static void walk_value(struct walk *wk, const json_t *v, size_t path_len, const char *key,
-                       int depth)
-{
-    if (depth > WALK_MAX_DEPTH) {
-        wk->too_deep = true;
-        return;
-    }
-    struct where w = {wk->path, key};
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)v, k, m)
-        {
-            int len = snprintf(wk->path + path_len, sizeof(wk->path) - path_len, ".%s", k);
-            size_t next = path_len + (size_t)len;
-            walk_value(wk, m, next < sizeof(wk->path) ? next : sizeof(wk->path) - 1, k, depth + 1);
-            wk->path[path_len] = '\0';
-        }
-        break;
-    }
-    case JSON_ARRAY: {
-        size_t idx;
-        json_t *m;
-        json_array_foreach(v, idx, m)
-        {
-            int len = snprintf(wk->path + path_len, sizeof(wk->path) - path_len, "[%zu]", idx);
-            size_t next = path_len + (size_t)len;
-            walk_value(wk, m, next < sizeof(wk->path) ? next : sizeof(wk->path) - 1, key,
-                       depth + 1);
-            wk->path[path_len] = '\0';
-        }
-        break;
-    }
-    case JSON_STRING:
-        scan(wk->st, json_string_value(v), json_string_length(v), &w, wk->f);
-        break;
-    case JSON_INTEGER: {
-        /* A phone or card number written as a JSON number. */
-        char buf[32];
-        int len = snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        scan(wk->st, buf, (size_t)len, &w, wk->f);
-        break;
-    }
-    default:
-        break;
-    }
-}
-
-/* Scans each string of the arguments (escapes decoded); the raw text when it is not JSON or is
- * nested deeper than the walk goes. */
-static void scan_tool_call(const struct pii *st, size_t index, const char *args, struct findings *f)
-{
-    struct walk wk = {.st = st, .f = f};
-    int len = snprintf(wk.path, sizeof(wk.path), "tool_calls[%zu]", index);
-    json_t *root = json_loads(args, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (root) walk_value(&wk, root, (size_t)len, NULL, 0);
-    json_decref(root);
-    if (!root || wk.too_deep) {
-        snprintf(wk.path, sizeof(wk.path), "tool_calls[%zu].arguments", index);
-        struct where w = {wk.path, NULL};
-        scan(st, args, strlen(args), &w, f);
-    }
-}
-
 /* ---- The scorer ---- */
 
 static void pii_teardown(void *state)
@@ -1156,42 +1066,6 @@ static void pii_teardown(void *state)
     for (size_t a = 0; a < st->n_allow; a++)
         free(st->allow[a]);
     free(st);
-}
-
-static int parse_kinds(struct pii *st, const json_t *v, struct err *err)
-{
-    if (!json_is_array(v) || json_array_size(v) == 0) {
-        err_set(err, "pii.params.kinds: must be a non-empty array of kind names");
-        return -1;
-    }
-    for (int k = 0; k < PII_N_KINDS; k++)
-        st->kinds[k] = false;
-    size_t idx;
-    json_t *e;
-    json_array_foreach(v, idx, e)
-    {
-        const char *name = json_string_value(e);
-        if (name == NULL) {
-            err_set(err, "pii.params.kinds[%zu]: must be a string", idx);
-            return -1;
-        }
-        if (strcmp(name, "ip") == 0) {
-            st->kinds[PII_IPV4] = st->kinds[PII_IPV6] = true;
-            continue;
-        }
-        int k = 0;
-        while (k < PII_N_KINDS && strcmp(name, kind_names[k]) != 0)
-            k++;
-        if (k == PII_N_KINDS) {
-            err_set(err,
-                    "pii.params.kinds[%zu]: \"%s\": unknown kind (email, phone, credit_card, ssn, "
-                    "iban, ipv4, ipv6, ip)",
-                    idx, name);
-            return -1;
-        }
-        st->kinds[k] = true;
-    }
-    return 0;
 }
 
 static int parse_region_name(const char *name, unsigned *regions, const char *where,
@@ -1213,13 +1087,15 @@ static int parse_region_name(const char *name, unsigned *regions, const char *wh
     return -1;
 }
 
-static int parse_region(struct pii *st, const json_t *v, struct err *err)
+static int parse_region(struct pii *st, const json_t *params, struct err *err)
 {
+    const json_t *v = json_object_get(params, "region");
+    if (v == NULL) return 0;
     st->regions = 0;
     if (json_is_string(v))
         return parse_region_name(json_string_value(v), &st->regions, "region", err);
     if (!json_is_array(v) || json_array_size(v) == 0) {
-        err_set(err, "pii.params.region: must be a region code or a non-empty array of them");
+        err_set(err, "pii.params.region: expected a region code or a non-empty array of them");
         return -1;
     }
     size_t idx;
@@ -1233,27 +1109,18 @@ static int parse_region(struct pii *st, const json_t *v, struct err *err)
     return 0;
 }
 
-/* Copies a list of strings, each made lowercase (and for `allow`, letters and digits only). */
-static int parse_list(const json_t *v, const char *name, bool folded, char **out, size_t *n_out,
-                      struct err *err)
+/* Copies the list params[name], each entry made lowercase (and for `allow`, letters and digits
+ * only; for a domain, without a leading '.' or '@'). */
+static int parse_list(const json_t *params, const char *name, bool folded, char **out,
+                      size_t *n_out, struct err *err)
 {
-    if (!json_is_array(v)) {
-        err_set(err, "pii.params.%s: must be an array of strings", name);
-        return -1;
-    }
-    if (json_array_size(v) > PII_LIST_MAX) {
-        err_set(err, "pii.params.%s: at most %d entries", name, PII_LIST_MAX);
-        return -1;
-    }
+    const json_t *list;
+    if (params_strings(params, "pii", name, PII_LIST_MAX, 1, &list, err) < 0) return -1;
     size_t idx;
-    json_t *e;
-    json_array_foreach(v, idx, e)
+    const json_t *e;
+    json_array_foreach(list, idx, e)
     {
         const char *str = json_string_value(e);
-        if (str == NULL || str[0] == '\0') {
-            err_set(err, "pii.params.%s[%zu]: must be a non-empty string", name, idx);
-            return -1;
-        }
         char buf[128];
         if (folded) {
             fold(str, strlen(str), buf, sizeof(buf));
@@ -1273,46 +1140,25 @@ static int parse_list(const json_t *v, const char *name, bool folded, char **out
 
 static int pii_setup(void **state, const json_t *params, struct err *err)
 {
+    static const char *const known[] = {
+        "kinds", "region", "allow_domains", "allow", "include_private_ips", NULL};
     int rc = -1;
     struct pii *st = xcalloc(1, sizeof(*st));
-    for (int k = 0; k < PII_N_KINDS; k++)
-        st->kinds[k] = true;
+    bool kinds[PII_N_KINDS + 1];
+    for (int k = 0; k <= PII_N_KINDS; k++)
+        kinds[k] = true;
     st->regions = PII_REGION_US;
-    bool domains_given = false;
-    if (params && !json_is_object(params)) {
-        err_set(err, "pii.params: must be an object");
+    if (params_check(params, "pii", known, err) < 0 ||
+        params_names(params, "pii", "kinds", kind_names, PII_N_KINDS + 1, "kind", kinds, err) < 0 ||
+        parse_region(st, params, err) < 0 ||
+        parse_list(params, "allow_domains", false, st->allow_domains, &st->n_allow_domains, err) <
+            0 ||
+        parse_list(params, "allow", true, st->allow, &st->n_allow, err) < 0 ||
+        params_bool(params, "pii", "include_private_ips", &st->include_private_ips, err) < 0)
         goto out;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        if (strcmp(key, "kinds") == 0) {
-            if (parse_kinds(st, v, err) < 0) goto out;
-        } else if (strcmp(key, "region") == 0) {
-            if (parse_region(st, v, err) < 0) goto out;
-        } else if (strcmp(key, "allow_domains") == 0) {
-            domains_given = true;
-            if (parse_list(v, "allow_domains", false, st->allow_domains, &st->n_allow_domains,
-                           err) < 0)
-                goto out;
-        } else if (strcmp(key, "allow") == 0) {
-            if (parse_list(v, "allow", true, st->allow, &st->n_allow, err) < 0) goto out;
-        } else if (strcmp(key, "include_private_ips") == 0) {
-            if (!json_is_boolean(v)) {
-                err_set(err, "pii.params.include_private_ips: must be true or false");
-                goto out;
-            }
-            st->include_private_ips = json_is_true(v);
-        } else {
-            err_set(err,
-                    "pii.params.%s: unknown parameter (kinds, region, allow_domains, allow, "
-                    "include_private_ips)",
-                    key);
-            goto out;
-        }
-    }
-    if (!domains_given) {
+    for (int k = 0; k < PII_N_KINDS; k++)
+        st->kinds[k] = kinds[k] || (kinds[PII_N_KINDS] && (k == PII_IPV4 || k == PII_IPV6));
+    if (json_object_get(params, "allow_domains") == NULL) {
         /* RFC 2606 and RFC 6761 names, reserved for examples and testing. */
         static const char *const reserved[] = {"example.com", "example.org", "example.net",
                                                "example.edu", "test",        "example",
@@ -1330,29 +1176,21 @@ out:
     return rc;
 }
 
+static bool scan_string(void *ctx, const char *s, size_t n, const struct walk_where *w)
+{
+    struct findings *f = ctx;
+    scan(f->st, s, n, w, f);
+    return false;
+}
+
 static void pii_score(const void *state, const struct score_input *in, struct score *out)
 {
-    const struct pii *st = state;
     const struct extracted *x = in->x;
-    struct findings f = {0};
-    bool has_content = x->text_len > 0;
-    struct where text = {NULL, NULL};
-    if (x->text) scan(st, x->text, x->text_len, &text, &f);
-    for (size_t t = 0; t < x->n_tool_calls; t++) {
-        const char *args = x->tool_calls[t].arguments;
-        if (args == NULL || args[0] == '\0') continue;
-        has_content = true;
-        scan_tool_call(st, t, args, &f);
-    }
-    out->applicable = has_content;
-    out->defect = f.n > 0;
-    out->score = (double)f.n;
-    if (f.n == 0)
-        score_detail(out, "%s", has_content ? "no personal data" : "no content");
-    else if (f.n > f.n_shown)
-        score_detail(out, "%s; +%zu more", f.detail, f.n - f.n_shown);
-    else
-        score_detail(out, "%s", f.detail);
+    struct findings f = {.st = state};
+    score_list_init(&f.list, out);
+    walk_extracted(x, WALK_INTEGERS | WALK_RAW, scan_string, &f);
+    bool has_content = x->text_len > 0 || walk_has_arguments(x);
+    score_list_close(&f.list, has_content, has_content ? "no personal data" : "no content");
 }
 
 const struct scorer scorer_pii = {

@@ -16,7 +16,6 @@
  * phrase may have been cut. score: the number of violations (deny matches + missing requires). */
 #include "scorers/scorer.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +24,12 @@
 #include <pcre2.h>
 
 #include "core/xalloc.h"
+#include "scorers/params.h"
 
 #define REGEX_MAX_PATTERNS  256
 #define REGEX_MATCH_LIMIT   1000000 /* backtracking steps per match: milliseconds at worst */
 #define REGEX_DEPTH_LIMIT   10000
 #define REGEX_EXCERPT_BYTES 24
-#define REGEX_NOTE_BYTES    160
 
 struct regex_list {
     pcre2_code **codes;
@@ -163,6 +162,7 @@ static int compile_list(struct regex_state *s, const json_t *params, const char 
 
 static int setup(void **state, const json_t *params, struct err *err)
 {
+    static const char *const known[] = {"deny", "require", "flags", "excerpt", NULL};
     int rc = -1;
     struct regex_state *s = xcalloc(1, sizeof(*s));
     s->excerpt = true;
@@ -171,26 +171,10 @@ static int setup(void **state, const json_t *params, struct err *err)
         err_set(err, "regex.params: expected an object with deny and/or require pattern lists");
         goto out;
     }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        if (strcmp(key, "deny") && strcmp(key, "require") && strcmp(key, "flags") &&
-            strcmp(key, "excerpt")) {
-            err_set(err,
-                    "regex.params.%s: unknown parameter (known: deny, require, flags, "
-                    "excerpt)",
-                    key);
-            goto out;
-        }
-    }
-    const json_t *excerpt = json_object_get(params, "excerpt");
-    if (excerpt && !json_is_boolean(excerpt)) {
-        err_set(err, "regex.params.excerpt: expected true or false");
+    if (params_check(params, "regex", known, err) < 0 ||
+        params_bool(params, "regex", "excerpt", &s->excerpt, err) < 0 ||
+        parse_flags(json_object_get(params, "flags"), &options, err))
         goto out;
-    }
-    if (excerpt) s->excerpt = json_is_true(excerpt);
-    if (parse_flags(json_object_get(params, "flags"), &options, err)) goto out;
     s->match_ctx = pcre2_match_context_create(NULL);
     if (s->match_ctx == NULL) {
         err_set(err, "regex: out of memory");
@@ -218,25 +202,6 @@ static bool is_utf_error(int rc)
     return rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21;
 }
 
-/* Appends one finding to the detail, or counts it as "more" when the line is full. */
-static void note(struct score *out, size_t *used, int *n_more, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void note(struct score *out, size_t *used, int *n_more, const char *fmt, ...)
-{
-    char one[REGEX_NOTE_BYTES];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(one, sizeof(one), fmt, ap);
-    va_end(ap);
-    size_t need = strlen(one) + (*used ? 2 : 0);
-    if (*used + need + 16 >= sizeof(out->detail)) { /* keep room for " (+N more)" */
-        (*n_more)++;
-        return;
-    }
-    snprintf(out->detail + *used, sizeof(out->detail) - *used, "%s%s", *used ? "; " : "", one);
-    *used += need;
-}
-
 /* Copies up to REGEX_EXCERPT_BYTES of text[at, end) for a detail, cut on a UTF-8 boundary, with
  * control characters and quotes replaced. */
 static void excerpt(const char *text, size_t at, size_t end, char *buf)
@@ -260,14 +225,8 @@ static void score(const void *state, const struct score_input *in, struct score 
     const struct regex_state *s = state;
     const struct extracted *x = in->x;
     const struct exchange *ex = in->ex;
-    out->applicable = false;
-    out->defect = false;
-    out->score = 0;
-    out->detail[0] = '\0';
-    if (ex && ex->status >= 400) {
-        score_detail(out, "not scored: error status %d", ex->status);
-        return;
-    }
+    score_reset(out);
+    if (score_skip_error_status(ex, out)) return;
     const char *text = x->text ? x->text : "";
     size_t len = x->text ? x->text_len : 0;
     if (len == 0) {
@@ -292,13 +251,14 @@ static void score(const void *state, const struct score_input *in, struct score 
             n_violations++;
             if (s->excerpt) {
                 excerpt(text, at, end, ex_buf);
-                note(out, &used, &n_more, "deny[%zu] matched \"%s\" at byte %zu", i, ex_buf, at);
+                n_more += !score_append(out, &used, "deny[%zu] matched \"%s\" at byte %zu", i,
+                                        ex_buf, at);
             } else {
-                note(out, &used, &n_more, "deny[%zu] matched %zu bytes at byte %zu", i, end - at,
-                     at);
+                n_more += !score_append(out, &used, "deny[%zu] matched %zu bytes at byte %zu", i,
+                                        end - at, at);
             }
         } else if (rc < 0) {
-            note(out, &used, &n_more, "deny[%zu] skipped: match limit (%d)", i, rc);
+            n_more += !score_append(out, &used, "deny[%zu] skipped: match limit (%d)", i, rc);
         }
     }
     for (size_t i = 0; i < s->require.n && complete; i++) {
@@ -311,9 +271,9 @@ static void score(const void *state, const struct score_input *in, struct score 
         check = PCRE2_NO_UTF_CHECK;
         if (rc == 0) {
             n_violations++;
-            note(out, &used, &n_more, "require[%zu] not found", i);
+            n_more += !score_append(out, &used, "require[%zu] not found", i);
         } else if (rc < 0) {
-            note(out, &used, &n_more, "require[%zu] skipped: match limit (%d)", i, rc);
+            n_more += !score_append(out, &used, "require[%zu] skipped: match limit (%d)", i, rc);
         }
     }
     if (n_more > 0 && used < sizeof(out->detail))

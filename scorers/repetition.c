@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "scorers/params.h"
 
 #define REPETITION_MAX_WORDS  200000 /* words past this are not counted */
 #define REPETITION_MAX_PERIOD 64
@@ -77,6 +78,8 @@ static int setup(void **state, const json_t *params, struct err *err)
                            .line_repeats = 3,
                            .min_line_chars = 20,
                            .tail_bytes = 256};
+    static const char *const known[] = {
+        "n", "threshold", "min_words", "line_repeats", "min_line_chars", "tail_bytes", NULL};
     struct int_param ints[] = {
         {"n", &p.n, 2, 16, false},
         {"min_words", &p.min_words, 1, 1000000, false},
@@ -84,38 +87,15 @@ static int setup(void **state, const json_t *params, struct err *err)
         {"min_line_chars", &p.min_line_chars, 1, 100000, false},
         {"tail_bytes", &p.tail_bytes, 16, REPETITION_TAIL_SCAN, true},
     };
-    if (params && !json_is_object(params)) {
-        err_set(err, "repetition.params: expected an object");
+    if (params_check(params, "repetition", known, err) < 0 ||
+        params_number(params, "repetition", "threshold", PARAMS_ABOVE_ZERO, 1,
+                      "a ratio above 0, at most 1", &p.threshold, err) < 0)
         return -1;
-    }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        if (strcmp(key, "threshold") == 0) {
-            if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > 1) {
-                err_set(err, "repetition.params.threshold: expected a ratio above 0, at most 1");
-                return -1;
-            }
-            p.threshold = json_number_value(v);
-            continue;
-        }
-        size_t i = 0;
-        while (i < sizeof(ints) / sizeof(ints[0]) && strcmp(key, ints[i].name) != 0)
-            i++;
-        if (i == sizeof(ints) / sizeof(ints[0])) {
-            err_set(err,
-                    "repetition.params.%s: unknown parameter (known: n, threshold, "
-                    "min_words, line_repeats, min_line_chars, tail_bytes)",
-                    key);
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        json_int_t x = *ints[i].dst;
+        if (params_int(params, "repetition", ints[i].name, ints[i].min, ints[i].max,
+                       ints[i].zero_ok, &x, err) < 0)
             return -1;
-        }
-        json_int_t x = json_is_integer(v) ? json_integer_value(v) : -1;
-        if (!(x == 0 && ints[i].zero_ok) && (x < ints[i].min || x > ints[i].max)) {
-            err_set(err, "repetition.params.%s: expected an integer from %d to %d%s", key,
-                    ints[i].min, ints[i].max, ints[i].zero_ok ? ", or 0 to turn it off" : "");
-            return -1;
-        }
         *ints[i].dst = (int)x;
     }
     struct repetition *s = xmalloc(sizeof(*s));
@@ -336,14 +316,8 @@ static void score(const void *state, const struct score_input *in, struct score 
     const struct repetition *p = state;
     const struct extracted *x = in->x;
     const struct exchange *ex = in->ex;
-    out->applicable = false;
-    out->defect = false;
-    out->score = 0;
-    out->detail[0] = '\0';
-    if (ex && ex->status >= 400) {
-        score_detail(out, "not scored: error status %d", ex->status);
-        return;
-    }
+    score_reset(out);
+    if (score_skip_error_status(ex, out)) return;
     const char *t = x->text ? x->text : "";
     size_t len = x->text ? x->text_len : 0, b = 0;
     if (len > UINT32_MAX) len = UINT32_MAX; /* offsets are 32-bit; the cap is far below */

@@ -42,7 +42,6 @@
 #include "scorers/scorer.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +49,8 @@
 #include <strings.h>
 
 #include "core/xalloc.h"
+#include "scorers/params.h"
+#include "scorers/walk.h"
 
 enum secrets_kind {
     SECRETS_OPENAI = 0,
@@ -75,8 +76,6 @@ static const char *const kind_names[SECRETS_N_KINDS] = {
 #define SECRETS_SPANS_MAX       64 /* findings remembered per string, for the entropy pass */
 #define PEM_BODY_MAX_BYTES      65536
 #define JWT_HEADER_MAX_BYTES    1024
-#define WALK_MAX_DEPTH          32
-#define PATH_BYTES              96
 
 struct secrets {
     bool kinds[SECRETS_N_KINDS];
@@ -231,46 +230,17 @@ static bool is_placeholder(const char *s, size_t n)
 
 /* ---- Findings ---- */
 
-/* Where a string came from: the assistant text (path NULL), or one string of a tool call's
- * arguments (path "tool_calls[0].headers.Authorization", key the member holding it). */
-struct where {
-    const char *path;
-    const char *key;
-};
-
 struct span {
     size_t start, end;
 };
 
+/* What one exchange holds. */
 struct findings {
-    size_t n;
-    char detail[SCORE_DETAIL_BYTES];
-    size_t detail_len;
-    size_t n_shown;
+    const struct secrets *st;
+    struct score_list list;
     struct span spans[SECRETS_SPANS_MAX]; /* of the string being scanned */
     size_t n_spans;
 };
-
-/* Room kept at the end of the detail for "; +N more". */
-#define DETAIL_RESERVE 16
-
-static void findings_append(struct findings *f, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void findings_append(struct findings *f, const char *fmt, ...)
-{
-    char item[SCORE_DETAIL_BYTES];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(item, sizeof(item), fmt, ap);
-    va_end(ap);
-    const char *sep = f->n_shown ? "; " : "";
-    size_t need = strlen(sep) + (size_t)len;
-    if (len < 0 || f->detail_len + need + DETAIL_RESERVE >= sizeof(f->detail)) return;
-    memcpy(f->detail + f->detail_len, sep, strlen(sep));
-    memcpy(f->detail + f->detail_len + strlen(sep), item, (size_t)len + 1);
-    f->detail_len += need;
-    f->n_shown++;
-}
 
 static bool is_allowed(const struct secrets *st, const char *v, size_t n)
 {
@@ -282,11 +252,10 @@ static bool is_allowed(const struct secrets *st, const char *v, size_t n)
 }
 
 /* Records the secret s[start..start+len) of the given kind. */
-static void report(const struct secrets *st, struct findings *f, const struct where *w,
+static void report(const struct secrets *st, struct findings *f, const struct walk_where *w,
                    const char *kind, const char *s, size_t start, size_t len)
 {
     if (is_allowed(st, s + start, len)) return;
-    f->n++;
     if (f->n_spans < SECRETS_SPANS_MAX) f->spans[f->n_spans++] = (struct span){start, start + len};
     /* A private key shows its BEGIN line's label ("RSA PRIVATE KEY"), which is no secret;
      * anything else its first 4 characters, fewer for a short value. */
@@ -304,10 +273,8 @@ static void report(const struct secrets *st, struct findings *f, const struct wh
         }
         memcpy(masked + shown, "***", 4);
     }
-    if (w->path)
-        findings_append(f, "%s in %s at %zu: %s (%zu chars)", kind, w->path, start, masked, len);
-    else
-        findings_append(f, "%s at %zu: %s (%zu chars)", kind, start, masked, len);
+    score_list_add(&f->list, "%s%s%s at %zu: %s (%zu chars)", kind, w->path ? " in " : "",
+                   w->path ? w->path : "", start, masked, len);
 }
 
 /* ---- Detectors: each returns the length of the secret starting at s[i], or 0 ---- */
@@ -341,7 +308,7 @@ static size_t match_aws_id(const char *s, size_t n, size_t i)
 
 /* A 40-char secret access key; context decides, since a random 40-char base64 run is not
  * otherwise recognisable. last_aws_id_end is where the last access key id ended, or SIZE_MAX. */
-static size_t match_aws_secret(const char *s, size_t n, size_t i, const struct where *w,
+static size_t match_aws_secret(const char *s, size_t n, size_t i, const struct walk_where *w,
                                size_t last_aws_id_end)
 {
     if (i > 0 && (is_b64any((unsigned char)s[i - 1]))) return 0;
@@ -620,12 +587,12 @@ static bool is_generic_value(const char *v, size_t n)
 }
 
 static size_t match_specific(const struct secrets *st, const char *s, size_t n, size_t i,
-                             const struct where *w, size_t last_aws_id_end, const char **kind);
+                             const struct walk_where *w, size_t last_aws_id_end, const char **kind);
 
 /* name <sep> value, with the name starting at s[i]: returns the value's length and its start
  * in *value_start. A value another detector recognises is left to that detector. */
 static size_t match_generic(const struct secrets *st, const char *s, size_t n, size_t i,
-                            const struct where *w, size_t *value_start)
+                            const struct walk_where *w, size_t *value_start)
 {
     size_t k = i;
     while (k < n && k - i < 64 && (is_tok((unsigned char)s[k]) || s[k] == '.'))
@@ -667,7 +634,7 @@ static size_t match_generic(const struct secrets *st, const char *s, size_t n, s
 /* The prefixed detectors (and the AWS secret, which has context instead of a prefix), tried
  * at a token start; *kind receives the name of the one that matched. */
 static size_t match_specific(const struct secrets *st, const char *s, size_t n, size_t i,
-                             const struct where *w, size_t last_aws_id_end, const char **kind)
+                             const struct walk_where *w, size_t last_aws_id_end, const char **kind)
 {
     size_t len = 0;
 #define TRY(enabled, name, call)                                                                   \
@@ -697,8 +664,8 @@ static bool overlaps(const struct findings *f, size_t start, size_t end)
     return false;
 }
 
-static void scan_entropy(const struct secrets *st, const char *s, size_t n, const struct where *w,
-                         struct findings *f)
+static void scan_entropy(const struct secrets *st, const char *s, size_t n,
+                         const struct walk_where *w, struct findings *f)
 {
     size_t i = 0;
     while (i < n) {
@@ -714,7 +681,7 @@ static void scan_entropy(const struct secrets *st, const char *s, size_t n, cons
     }
 }
 
-static void scan(const struct secrets *st, const char *s, size_t n, const struct where *w,
+static void scan(const struct secrets *st, const char *s, size_t n, const struct walk_where *w,
                  struct findings *f)
 {
     size_t last_aws_id_end = SIZE_MAX;
@@ -753,104 +720,7 @@ static void scan(const struct secrets *st, const char *s, size_t n, const struct
     if (st->entropy) scan_entropy(st, s, n, w, f);
 }
 
-/* ---- Walking the text and tool-call arguments ---- */
-
-struct walk {
-    const struct secrets *st;
-    struct findings *f;
-    char path[PATH_BYTES];
-    bool too_deep;
-};
-
-static void walk_value(struct walk *wk, const json_t *v, size_t path_len, const char *key,
-                       int depth)
-{
-    if (depth > WALK_MAX_DEPTH) {
-        wk->too_deep = true;
-        return;
-    }
-    struct where w = {wk->path, key};
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)v, k, m)
-        {
-            int len = snprintf(wk->path + path_len, sizeof(wk->path) - path_len, ".%s", k);
-            size_t next = path_len + (size_t)len;
-            walk_value(wk, m, next < sizeof(wk->path) ? next : sizeof(wk->path) - 1, k, depth + 1);
-            wk->path[path_len] = '\0';
-        }
-        break;
-    }
-    case JSON_ARRAY: {
-        size_t idx;
-        json_t *m;
-        json_array_foreach(v, idx, m)
-        {
-            int len = snprintf(wk->path + path_len, sizeof(wk->path) - path_len, "[%zu]", idx);
-            size_t next = path_len + (size_t)len;
-            walk_value(wk, m, next < sizeof(wk->path) ? next : sizeof(wk->path) - 1, key,
-                       depth + 1);
-            wk->path[path_len] = '\0';
-        }
-        break;
-    }
-    case JSON_STRING:
-        scan(wk->st, json_string_value(v), json_string_length(v), &w, wk->f);
-        break;
-    default:
-        break;
-    }
-}
-
-/* Scans each string of the arguments (escapes decoded); the raw text when it is not JSON or is
- * nested deeper than the walk goes. */
-static void scan_tool_call(const struct secrets *st, size_t index, const char *args,
-                           struct findings *f)
-{
-    struct walk wk = {.st = st, .f = f};
-    int len = snprintf(wk.path, sizeof(wk.path), "tool_calls[%zu]", index);
-    json_t *root = json_loads(args, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (root) walk_value(&wk, root, (size_t)len, NULL, 0);
-    json_decref(root);
-    if (!root || wk.too_deep) {
-        snprintf(wk.path, sizeof(wk.path), "tool_calls[%zu].arguments", index);
-        struct where w = {wk.path, NULL};
-        scan(st, args, strlen(args), &w, f);
-    }
-}
-
 /* ---- The scorer ---- */
-
-static int parse_string_list(const json_t *v, const char *name, char **out, size_t max,
-                             size_t *n_out, size_t min_len, struct err *err)
-{
-    if (!json_is_array(v)) {
-        err_set(err, "secrets.params.%s: must be an array of strings", name);
-        return -1;
-    }
-    if (json_array_size(v) > max) {
-        err_set(err, "secrets.params.%s: at most %zu entries", name, max);
-        return -1;
-    }
-    size_t idx;
-    json_t *e;
-    json_array_foreach(v, idx, e)
-    {
-        if (!json_is_string(e)) {
-            err_set(err, "secrets.params.%s[%zu]: must be a string", name, idx);
-            return -1;
-        }
-        if (json_string_length(e) < min_len) {
-            err_set(err, "secrets.params.%s[%zu]: \"%s\": shorter than %zu characters", name, idx,
-                    json_string_value(e), min_len);
-            return -1;
-        }
-        if (out) out[(*n_out)++] = xstrdup(json_string_value(e));
-    }
-    return 0;
-}
 
 static void secrets_teardown(void *state)
 {
@@ -863,76 +733,33 @@ static void secrets_teardown(void *state)
 
 static int secrets_setup(void **state, const json_t *params, struct err *err)
 {
+    static const char *const known[] = {
+        "kinds", "entropy", "entropy_threshold", "entropy_min_length", "allow", NULL};
     int rc = -1;
     struct secrets *st = xcalloc(1, sizeof(*st));
     for (int k = 0; k < SECRETS_N_KINDS; k++)
         st->kinds[k] = true;
     st->entropy_threshold = 4.5;
-    st->entropy_min_length = 32;
-    if (params && !json_is_object(params)) {
-        err_set(err, "secrets.params: must be an object");
+    json_int_t min_length = 32;
+    const json_t *allow;
+    if (params_check(params, "secrets", known, err) < 0 ||
+        params_names(params, "secrets", "kinds", kind_names, SECRETS_N_KINDS, "kind", st->kinds,
+                     err) < 0 ||
+        params_bool(params, "secrets", "entropy", &st->entropy, err) < 0 ||
+        params_number(params, "secrets", "entropy_threshold", 1.0, 6.0,
+                      "a number of bits per character from 1 to 6", &st->entropy_threshold,
+                      err) < 0 ||
+        params_int(params, "secrets", "entropy_min_length", 16, 4096, false, &min_length, err) <
+            0 ||
+        params_strings(params, "secrets", "allow", SECRETS_ALLOW_MAX, SECRETS_ALLOW_MIN_BYTES,
+                       &allow, err) < 0)
         goto out;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)params, key, v)
+    st->entropy_min_length = (size_t)min_length;
+    size_t idx;
+    const json_t *e;
+    json_array_foreach(allow, idx, e)
     {
-        if (strcmp(key, "kinds") == 0) {
-            if (!json_is_array(v) || json_array_size(v) == 0) {
-                err_set(err, "secrets.params.kinds: must be a non-empty array of kind names");
-                goto out;
-            }
-            for (int k = 0; k < SECRETS_N_KINDS; k++)
-                st->kinds[k] = false;
-            size_t idx;
-            json_t *e;
-            json_array_foreach(v, idx, e)
-            {
-                const char *name = json_string_value(e);
-                int k = 0;
-                while (name && k < SECRETS_N_KINDS && strcmp(name, kind_names[k]) != 0)
-                    k++;
-                if (!name || k == SECRETS_N_KINDS) {
-                    err_set(err,
-                            "secrets.params.kinds[%zu]: %s%s%s: unknown kind (openai, anthropic, "
-                            "aws, github, slack, google, stripe, private_key, jwt, "
-                            "url_credentials, generic)",
-                            idx, name ? "\"" : "", name ? name : "not a string", name ? "\"" : "");
-                    goto out;
-                }
-                st->kinds[k] = true;
-            }
-        } else if (strcmp(key, "entropy") == 0) {
-            if (!json_is_boolean(v)) {
-                err_set(err, "secrets.params.entropy: must be true or false");
-                goto out;
-            }
-            st->entropy = json_is_true(v);
-        } else if (strcmp(key, "entropy_threshold") == 0) {
-            if (!json_is_number(v) || json_number_value(v) < 1.0 || json_number_value(v) > 6.0) {
-                err_set(err, "secrets.params.entropy_threshold: must be a number of bits per "
-                             "character from 1 to 6");
-                goto out;
-            }
-            st->entropy_threshold = json_number_value(v);
-        } else if (strcmp(key, "entropy_min_length") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 16 || json_integer_value(v) > 4096) {
-                err_set(err, "secrets.params.entropy_min_length: must be an integer from 16 to "
-                             "4096");
-                goto out;
-            }
-            st->entropy_min_length = (size_t)json_integer_value(v);
-        } else if (strcmp(key, "allow") == 0) {
-            if (parse_string_list(v, "allow", st->allow, SECRETS_ALLOW_MAX, &st->n_allow,
-                                  SECRETS_ALLOW_MIN_BYTES, err) < 0)
-                goto out;
-        } else {
-            err_set(err,
-                    "secrets.params.%s: unknown parameter (kinds, entropy, entropy_threshold, "
-                    "entropy_min_length, allow)",
-                    key);
-            goto out;
-        }
+        st->allow[st->n_allow++] = xstrdup(json_string_value(e));
     }
     rc = 0;
 out:
@@ -944,29 +771,21 @@ out:
     return rc;
 }
 
+static bool scan_string(void *ctx, const char *s, size_t n, const struct walk_where *w)
+{
+    struct findings *f = ctx;
+    scan(f->st, s, n, w, f);
+    return false;
+}
+
 static void secrets_score(const void *state, const struct score_input *in, struct score *out)
 {
-    const struct secrets *st = state;
     const struct extracted *x = in->x;
-    struct findings f = {0};
-    bool has_content = x->text_len > 0;
-    struct where text = {NULL, NULL};
-    if (x->text) scan(st, x->text, x->text_len, &text, &f);
-    for (size_t t = 0; t < x->n_tool_calls; t++) {
-        const char *args = x->tool_calls[t].arguments;
-        if (args == NULL || args[0] == '\0') continue;
-        has_content = true;
-        scan_tool_call(st, t, args, &f);
-    }
-    out->applicable = has_content;
-    out->defect = f.n > 0;
-    out->score = (double)f.n;
-    if (f.n == 0)
-        score_detail(out, "%s", has_content ? "no secrets" : "no content");
-    else if (f.n > f.n_shown)
-        score_detail(out, "%s; +%zu more", f.detail, f.n - f.n_shown);
-    else
-        score_detail(out, "%s", f.detail);
+    struct findings f = {.st = state};
+    score_list_init(&f.list, out);
+    walk_extracted(x, WALK_RAW, scan_string, &f);
+    bool has_content = x->text_len > 0 || walk_has_arguments(x);
+    score_list_close(&f.list, has_content, has_content ? "no secrets" : "no content");
 }
 
 const struct scorer scorer_secrets = {.name = "secrets",

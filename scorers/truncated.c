@@ -13,10 +13,10 @@
 #include "scorers/scorer.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 
 #include "core/xalloc.h"
+#include "scorers/params.h"
 
 struct truncated {
     bool content_filter;
@@ -29,31 +29,12 @@ static const char *const LIMIT_REASONS[] = {
 
 static int setup(void **state, const json_t *params, struct err *err)
 {
+    static const char *const known[] = {"content_filter", "stream_cut", NULL};
     struct truncated p = {.content_filter = false, .stream_cut = true};
-    if (params && !json_is_object(params)) {
-        err_set(err, "truncated.params: expected an object");
+    if (params_check(params, "truncated", known, err) < 0 ||
+        params_bool(params, "truncated", "content_filter", &p.content_filter, err) < 0 ||
+        params_bool(params, "truncated", "stream_cut", &p.stream_cut, err) < 0)
         return -1;
-    }
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        bool *dst = strcmp(key, "content_filter") == 0 ? &p.content_filter
-                    : strcmp(key, "stream_cut") == 0   ? &p.stream_cut
-                                                       : NULL;
-        if (dst == NULL) {
-            err_set(err,
-                    "truncated.params.%s: unknown parameter (known: content_filter, "
-                    "stream_cut)",
-                    key);
-            return -1;
-        }
-        if (!json_is_boolean(v)) {
-            err_set(err, "truncated.params.%s: expected true or false", key);
-            return -1;
-        }
-        *dst = json_is_true(v);
-    }
     struct truncated *s = xmalloc(sizeof(*s));
     *s = p;
     *state = s;
@@ -77,14 +58,8 @@ static void score(const void *state, const struct score_input *in, struct score 
     const struct truncated *p = state;
     const struct extracted *x = in->x;
     const struct exchange *ex = in->ex;
-    out->applicable = false;
-    out->defect = false;
-    out->score = 0;
-    out->detail[0] = '\0';
-    if (ex && ex->status >= 400) {
-        score_detail(out, "not scored: error status %d", ex->status);
-        return;
-    }
+    score_reset(out);
+    if (score_skip_error_status(ex, out)) return;
     if (ex && ex->outcome == EXCHANGE_CLIENT_ABORT) {
         score_detail(out, "not scored: the client went away");
         return;

@@ -2,26 +2,15 @@
  * (versions, dates, prices, ids, hashes, test and sample numbers, reserved addresses), tool-call
  * arguments, masking in the detail, params validation and what each param changes. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "scorers/scorer.h"
 #include "tests/tap.h"
+#include "tests/unit/scorer_harness.h"
 
 extern const struct scorer scorer_pii;
 
-struct pii_case {
-    const char *name;   /* the behaviour */
-    const char *text;   /* the assistant text */
-    const char *args;   /* one tool call's arguments, or NULL */
-    bool defect;        /* expected */
-    const char *detail; /* a substring the detail must hold, or NULL */
-    const char *hidden; /* a substring the detail must not hold (the raw value), or NULL */
-};
-
-static const struct pii_case cases[] = {
+static const struct harness_case cases[] = {
     /* Email */
     {"email in prose is flagged and masked", "Write to maria.gonzalez@brightwave.com today.", NULL,
      true, "email at 9: m***@b***.com", "gonzalez"},
@@ -174,60 +163,17 @@ static const struct pii_case cases[] = {
      false, NULL, NULL},
 };
 
-static struct score run(const void *state, const char *text, const char *args)
-{
-    struct extract_tool_call call = {.name = (char *)"tool", .arguments = (char *)args};
-    struct extracted x = {.api = EXTRACT_API_OPENAI_CHAT,
-                          .text = (char *)text,
-                          .text_len = strlen(text),
-                          .tool_calls = args ? &call : NULL,
-                          .n_tool_calls = args ? 1 : 0};
-    struct exchange ex = {.status = 200};
-    struct score_input in = {.ex = &ex, .x = &x};
-    struct score out;
-    memset(&out, 0xff, sizeof(out));
-    scorer_pii.score(state, &in, &out);
-    return out;
-}
-
-static void *setup(const char *params, struct err *err)
-{
-    json_t *p = params ? json_loads(params, 0, NULL) : NULL;
-    void *state = NULL;
-    err->msg[0] = '\0';
-    if (scorer_pii.setup(&state, p, err) < 0) state = NULL;
-    json_decref(p);
-    return state;
-}
-
-static void test_cases(void)
-{
-    struct err err;
-    void *state = setup(NULL, &err);
-    ok(state != NULL, "default params are accepted");
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const struct pii_case *c = &cases[i];
-        struct score s = run(state, c->text, c->args);
-        if (!is_int(s.applicable && s.defect, c->defect, "%s", c->name))
-            diag("detail: %s", s.detail);
-        if (c->detail && !ok(strstr(s.detail, c->detail) != NULL, "%s: detail names it", c->name))
-            diag("detail: '%s', wanted '%s'", s.detail, c->detail);
-        if (c->hidden)
-            ok(strstr(s.detail, c->hidden) == NULL, "%s: detail masks the value", c->name);
-    }
-    scorer_pii.teardown(state);
-}
-
 static void test_score_and_applicability(void)
 {
     struct err err;
-    void *state = setup(NULL, &err);
-    struct score s = run(state, "a.b@brightwave.com, 415-638-2047 and 185.220.101.47", NULL);
+    void *state = harness_setup(&scorer_pii, NULL, &err);
+    struct score s = harness_score_text(&scorer_pii, state,
+                                        "a.b@brightwave.com, 415-638-2047 and 185.220.101.47");
     ok(s.applicable && s.defect, "three findings are a defect");
     is_int((long long)s.score, 3, "score counts the findings");
-    s = run(state, "", NULL);
+    s = harness_score_text(&scorer_pii, state, "");
     ok(!s.applicable && !s.defect, "no text and no tool call is not applicable");
-    s = run(state, "Nothing personal here.", NULL);
+    s = harness_score_text(&scorer_pii, state, "Nothing personal here.");
     ok(s.applicable && !s.defect && s.score == 0, "clean text: applicable, no defect, score 0");
     is_str(s.detail, "no personal data", "clean text: detail says so");
 
@@ -238,58 +184,36 @@ static void test_score_and_applicability(void)
         snprintf(one, sizeof(one), "person%d@brightwave.com ", i);
         strcat(text, one);
     }
-    s = run(state, text, NULL);
+    s = harness_score_text(&scorer_pii, state, text);
     is_int((long long)s.score, 40, "forty emails: score 40");
     ok(strstr(s.detail, " more") != NULL && strlen(s.detail) < SCORE_DETAIL_BYTES,
        "forty emails: detail ends with how many more");
     scorer_pii.teardown(state);
 }
 
-struct param_error_case {
-    const char *params;
-    const char *error;
-};
-
-static const struct param_error_case param_errors[] = {
-    {"[]", "pii.params: must be an object"},
+static const struct harness_param_error param_errors[] = {
+    {"[]", "pii.params: expected an object"},
     {"{\"kinds\": [\"email\", \"ssn2\"]}",
      "pii.params.kinds[1]: \"ssn2\": unknown kind (email, phone, credit_card, ssn, iban, ipv4, "
      "ipv6, ip)"},
-    {"{\"kinds\": []}", "pii.params.kinds: must be a non-empty array of kind names"},
-    {"{\"kinds\": [1]}", "pii.params.kinds[0]: must be a string"},
+    {"{\"kinds\": []}", "pii.params.kinds: expected a non-empty array of kind names"},
+    {"{\"kinds\": [1]}", "pii.params.kinds[0]: expected a string"},
     {"{\"region\": \"XX\"}", "pii.params.region: \"XX\": unknown region (US, CA, FR, GB, UK, DE)"},
     {"{\"region\": [\"US\", 3]}",
      "pii.params.region[1]: not a string: unknown region (US, CA, FR, GB, UK, DE)"},
-    {"{\"region\": []}", "pii.params.region: must be a region code or a non-empty array of them"},
+    {"{\"region\": []}", "pii.params.region: expected a region code or a non-empty array of them"},
     {"{\"allow_domains\": \"example.com\"}",
-     "pii.params.allow_domains: must be an array of strings"},
-    {"{\"allow_domains\": [\"\"]}", "pii.params.allow_domains[0]: must be a non-empty string"},
+     "pii.params.allow_domains: expected an array of strings"},
+    {"{\"allow_domains\": [\"\"]}", "pii.params.allow_domains[0]: expected a non-empty string"},
     {"{\"allow\": [\"--\"]}", "pii.params.allow[0]: \"--\": nothing to match"},
-    {"{\"include_private_ips\": \"yes\"}", "pii.params.include_private_ips: must be true or false"},
+    {"{\"include_private_ips\": \"yes\"}",
+     "pii.params.include_private_ips: expected true or false"},
     {"{\"colour\": 1}",
-     "pii.params.colour: unknown parameter (kinds, region, allow_domains, allow, "
+     "pii.params.colour: unknown parameter (known: kinds, region, allow_domains, allow, "
      "include_private_ips)"},
 };
 
-static void test_param_errors(void)
-{
-    for (size_t i = 0; i < sizeof(param_errors) / sizeof(param_errors[0]); i++) {
-        struct err err;
-        void *state = setup(param_errors[i].params, &err);
-        ok(state == NULL, "params %s are rejected", param_errors[i].params);
-        is_str(err.msg, param_errors[i].error, "params %s: the error names the parameter",
-               param_errors[i].params);
-    }
-}
-
-struct param_case {
-    const char *name;
-    const char *params;
-    const char *text;
-    bool defect;
-};
-
-static const struct param_case param_cases[] = {
+static const struct harness_param_case param_cases[] = {
     {"kinds [email] flags emails", "{\"kinds\": [\"email\"]}", "x.y@brightwave.com", true},
     {"kinds [email] leaves phones", "{\"kinds\": [\"email\"]}", "Call 415-638-2047", false},
     {"kinds [ip] flags IPv4", "{\"kinds\": [\"ip\"]}", "from 185.220.101.47", true},
@@ -318,52 +242,16 @@ static const struct param_case param_cases[] = {
      "127.0.0.1 and ::1", false},
 };
 
-static void test_params(void)
-{
-    for (size_t i = 0; i < sizeof(param_cases) / sizeof(param_cases[0]); i++) {
-        const struct param_case *c = &param_cases[i];
-        struct err err;
-        void *state = setup(c->params, &err);
-        if (!ok(state != NULL, "%s: params accepted", c->name)) {
-            diag("error: %s", err.msg);
-            continue;
-        }
-        struct score s = run(state, c->text, NULL);
-        if (!is_int(s.defect, c->defect, "%s", c->name)) diag("detail: %s", s.detail);
-        scorer_pii.teardown(state);
-    }
-}
-
-/* Inputs built to make a careless matcher backtrack or rescan: each must finish (prove's
- * timeout catches a hang) and find nothing. */
-static void test_pathological_inputs(void)
-{
-    static const char *const units[] = {"a@", "b@a.", "1 ",   "1-",    "+1 ",   "(1)",
-                                        "::", "a:a:", "1.1.", "4111 ", "DE89 ", "aaaaaaaa."};
-    struct err err;
-    void *state = setup(NULL, &err);
-    size_t total = 256 * 1024;
-    char *text = malloc(total + 1);
-    for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-        size_t len = strlen(units[u]), n = 0;
-        while (n + len <= total) {
-            memcpy(text + n, units[u], len);
-            n += len;
-        }
-        text[n] = '\0';
-        struct score s = run(state, text, NULL);
-        ok(!s.defect, "256 KiB of \"%s\" finds nothing", units[u]);
-    }
-    free(text);
-    scorer_pii.teardown(state);
-}
+/* Inputs built to make a careless matcher backtrack or rescan. */
+static const char *const pathological[] = {"a@", "b@a.", "1 ",   "1-",    "+1 ",   "(1)",
+                                           "::", "a:a:", "1.1.", "4111 ", "DE89 ", "aaaaaaaa."};
 
 int main(void)
 {
-    test_cases();
+    harness_cases(&scorer_pii, cases, HARNESS_COUNT(cases));
     test_score_and_applicability();
-    test_param_errors();
-    test_params();
-    test_pathological_inputs();
+    harness_param_errors(&scorer_pii, param_errors, HARNESS_COUNT(param_errors));
+    harness_params(&scorer_pii, param_cases, HARNESS_COUNT(param_cases));
+    harness_pathological(&scorer_pii, NULL, pathological, HARNESS_COUNT(pathological));
     return done_testing();
 }

@@ -1,14 +1,11 @@
 /* Unit tests for scorers/refusal.c: refusal phrases in their common shapes, the API signals
  * (message.refusal, finish reason), the look-alikes it must leave alone, the position rule
  * (opening, quotes, drafts, letters), tool-call arguments, and params. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "scorers/scorer.h"
 #include "tests/tap.h"
+#include "tests/unit/scorer_harness.h"
 
 extern const struct scorer scorer_refusal;
 
@@ -147,38 +144,16 @@ static const struct refusal_case cases[] = {
 
 static struct score run(const void *state, const struct refusal_case *c)
 {
-    struct extract_tool_call call = {.name = (char *)"tool", .arguments = (char *)c->args};
-    struct extracted x = {.api = EXTRACT_API_OPENAI_CHAT,
-                          .text = (char *)c->text,
-                          .text_len = strlen(c->text),
-                          .tool_calls = c->args ? &call : NULL,
-                          .n_tool_calls = c->args ? 1 : 0,
-                          .refusal = (char *)c->refusal_field,
-                          .finish_reason = (char *)c->finish_reason};
-    struct exchange ex = {.status = 200};
-    struct score_input in = {.ex = &ex, .x = &x};
-    struct score out;
-    memset(&out, 0xff, sizeof(out));
-    scorer_refusal.score(state, &in, &out);
-    return out;
-}
-
-static void *setup(const char *params, struct err *err)
-{
-    json_t *p = params ? json_loads(params, 0, NULL) : NULL;
-    void *state = NULL;
-    err->msg[0] = '\0';
-    if (scorer_refusal.setup(&state, p, err) < 0) state = NULL;
-    json_decref(p);
-    return state;
+    struct harness_reply r = {c->text, c->args, c->refusal_field, c->finish_reason};
+    return harness_score(&scorer_refusal, state, &r);
 }
 
 static void test_cases(void)
 {
     struct err err;
-    void *state = setup(NULL, &err);
+    void *state = harness_setup(&scorer_refusal, NULL, &err);
     ok(state != NULL, "default params are accepted");
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < HARNESS_COUNT(cases); i++) {
         const struct refusal_case *c = &cases[i];
         struct score s = run(state, c);
         if (!is_int(s.applicable && s.defect, c->defect, "%s", c->name))
@@ -194,42 +169,26 @@ static void test_cases(void)
     scorer_refusal.teardown(state);
 }
 
-struct param_error_case {
-    const char *params;
-    const char *error;
-};
-
-static const struct param_error_case param_errors[] = {
-    {"[]", "refusal.params: must be an object"},
-    {"{\"phrases\": \"nope\"}", "refusal.params.phrases: must be an array of strings"},
-    {"{\"phrases\": [\"ok\", 3]}", "refusal.params.phrases[1]: must be a string"},
+static const struct harness_param_error param_errors[] = {
+    {"[]", "refusal.params: expected an object"},
+    {"{\"phrases\": \"nope\"}", "refusal.params.phrases: expected an array of strings"},
+    {"{\"phrases\": [\"ok\", 3]}", "refusal.params.phrases[1]: expected a string"},
     {"{\"phrases\": [\"  \"]}", "refusal.params.phrases[0]: empty phrase"},
     {"{\"disable\": [\"\"]}", "refusal.params.disable[0]: empty phrase"},
-    {"{\"defaults\": \"no\"}", "refusal.params.defaults: must be true or false"},
+    {"{\"defaults\": \"no\"}", "refusal.params.defaults: expected true or false"},
     {"{\"defaults\": false}",
      "refusal.params.phrases: required (non-empty) when defaults is false"},
     {"{\"opening_chars\": 0}",
-     "refusal.params.opening_chars: must be an integer from 1 to 1000000"},
+     "refusal.params.opening_chars: expected an integer from 1 to 1000000"},
     {"{\"finish_reasons\": \"refusal\"}",
-     "refusal.params.finish_reasons: must be an array of strings"},
+     "refusal.params.finish_reasons: expected an array of strings"},
     {"{\"finish_reasons\": [\"\"]}",
-     "refusal.params.finish_reasons[0]: must be a non-empty string"},
-    {"{\"refusal_field\": 1}", "refusal.params.refusal_field: must be true or false"},
+     "refusal.params.finish_reasons[0]: expected a non-empty string"},
+    {"{\"refusal_field\": 1}", "refusal.params.refusal_field: expected true or false"},
     {"{\"phrase\": []}",
-     "refusal.params.phrase: unknown parameter (phrases, disable, defaults, opening_chars, "
-     "finish_reasons, refusal_field)"},
+     "refusal.params.phrase: unknown parameter (known: phrases, disable, defaults, "
+     "opening_chars, finish_reasons, refusal_field)"},
 };
-
-static void test_param_errors(void)
-{
-    for (size_t i = 0; i < sizeof(param_errors) / sizeof(param_errors[0]); i++) {
-        struct err err;
-        void *state = setup(param_errors[i].params, &err);
-        ok(state == NULL, "params %s are rejected", param_errors[i].params);
-        is_str(err.msg, param_errors[i].error, "params %s: the error names the parameter",
-               param_errors[i].params);
-    }
-}
 
 struct param_case {
     const char *name;
@@ -275,10 +234,10 @@ static const struct param_case param_cases[] = {
 
 static void test_params(void)
 {
-    for (size_t i = 0; i < sizeof(param_cases) / sizeof(param_cases[0]); i++) {
+    for (size_t i = 0; i < HARNESS_COUNT(param_cases); i++) {
         const struct param_case *p = &param_cases[i];
         struct err err;
-        void *state = setup(p->params, &err);
+        void *state = harness_setup(&scorer_refusal, p->params, &err);
         if (!ok(state != NULL, "%s: params accepted", p->name)) {
             diag("error: %s", err.msg);
             continue;
@@ -289,44 +248,14 @@ static void test_params(void)
     }
 }
 
-static void test_pathological_inputs(void)
-{
-    static const struct {
-        const char *unit, *name;
-    } units[] = {
-        {"i can't ", "i can't"},
-        {"i can't help but ", "i can't help but"},
-        {"\"i ", "quote i"},
-        {"\xe2\x80\x99", "U+2019"},
-        {"a@", "a@"},
-        {"as an ai, ", "as an ai,"},
-        {"sorry ", "sorry"},
-        {"```\n", "code fences"},
-    };
-    struct err err;
-    void *state = setup(NULL, &err);
-    size_t total = 256 * 1024;
-    char *text = malloc(total + 1);
-    for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-        size_t len = strlen(units[u].unit), n = 0;
-        while (n + len <= total) {
-            memcpy(text + n, units[u].unit, len);
-            n += len;
-        }
-        text[n] = '\0';
-        struct refusal_case c = {.text = text};
-        struct score s = run(state, &c);
-        ok(!s.defect, "256 KiB of \"%s\" is no refusal", units[u].name);
-    }
-    free(text);
-    scorer_refusal.teardown(state);
-}
+static const char *const pathological[] = {
+    "i can't ", "i can't help but ", "\"i ", "\xe2\x80\x99", "a@", "as an ai, ", "sorry ", "```\n"};
 
 int main(void)
 {
     test_cases();
-    test_param_errors();
+    harness_param_errors(&scorer_refusal, param_errors, HARNESS_COUNT(param_errors));
     test_params();
-    test_pathological_inputs();
+    harness_pathological(&scorer_refusal, NULL, pathological, HARNESS_COUNT(pathological));
     return done_testing();
 }

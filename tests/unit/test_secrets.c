@@ -1,14 +1,9 @@
 /* Unit tests for scorers/secrets.c: each kind's positives and the look-alikes it must leave
  * alone (placeholders, documentation values, hashes, public keys, prose about formats),
  * tool-call arguments, masking in the detail, the optional entropy detector, params. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <jansson.h>
-
 #include "scorers/scorer.h"
 #include "tests/tap.h"
+#include "tests/unit/scorer_harness.h"
 
 extern const struct scorer scorer_secrets;
 
@@ -38,16 +33,7 @@ extern const struct scorer scorer_secrets;
 #define PEM_LINE "ZWm6i6X89qyhxrrhbuaYuV8GEpAj08dNPu0DmtFQuOyDwYfFTRVBQaeIKJ8NFRXl"
 #define B64_48   "FCakyxi+jUloQcfx0OljgNdjCYpc1vYMJqVIvLQKt4CST4LB"
 
-struct secrets_case {
-    const char *name;
-    const char *text;
-    const char *args; /* one tool call's arguments, or NULL */
-    bool defect;
-    const char *detail; /* a substring the detail must hold, or NULL */
-    const char *hidden; /* a substring the detail must not hold, or NULL */
-};
-
-static const struct secrets_case cases[] = {
+static const struct harness_case cases[] = {
     /* OpenAI and Anthropic */
     {"legacy OpenAI key, masked to 4 chars and length", "OPENAI_API_KEY=" OPENAI_LEGACY, NULL, true,
      "openai at 15: sk-g*** (51 chars)", "gsH9R1"},
@@ -190,110 +176,41 @@ static const struct secrets_case cases[] = {
      NULL, NULL},
 };
 
-static struct score run(const void *state, const char *text, const char *args)
-{
-    struct extract_tool_call call = {.name = (char *)"tool", .arguments = (char *)args};
-    struct extracted x = {.api = EXTRACT_API_OPENAI_CHAT,
-                          .text = (char *)text,
-                          .text_len = strlen(text),
-                          .tool_calls = args ? &call : NULL,
-                          .n_tool_calls = args ? 1 : 0};
-    struct exchange ex = {.status = 200};
-    struct score_input in = {.ex = &ex, .x = &x};
-    struct score out;
-    memset(&out, 0xff, sizeof(out));
-    scorer_secrets.score(state, &in, &out);
-    return out;
-}
-
-static void *setup(const char *params, struct err *err)
-{
-    json_t *p = params ? json_loads(params, 0, NULL) : NULL;
-    void *state = NULL;
-    err->msg[0] = '\0';
-    if (scorer_secrets.setup(&state, p, err) < 0) state = NULL;
-    json_decref(p);
-    return state;
-}
-
-static void test_cases(void)
-{
-    struct err err;
-    void *state = setup(NULL, &err);
-    ok(state != NULL, "default params are accepted");
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const struct secrets_case *c = &cases[i];
-        struct score s = run(state, c->text, c->args);
-        if (!is_int(s.applicable && s.defect, c->defect, "%s", c->name))
-            diag("detail: %s", s.detail);
-        if (c->detail && !ok(strstr(s.detail, c->detail) != NULL, "%s: detail names it", c->name))
-            diag("detail: '%s', wanted '%s'", s.detail, c->detail);
-        if (c->hidden)
-            ok(strstr(s.detail, c->hidden) == NULL, "%s: detail masks the value", c->name);
-    }
-    scorer_secrets.teardown(state);
-}
-
 static void test_score_and_applicability(void)
 {
     struct err err;
-    void *state = setup(NULL, &err);
-    struct score s = run(state, OPENAI_LEGACY " and " GHP, NULL);
+    void *state = harness_setup(&scorer_secrets, NULL, &err);
+    struct score s = harness_score_text(&scorer_secrets, state, OPENAI_LEGACY " and " GHP);
     is_int((long long)s.score, 2, "score counts the findings");
-    s = run(state, "", NULL);
+    s = harness_score_text(&scorer_secrets, state, "");
     ok(!s.applicable && !s.defect, "no text and no tool call is not applicable");
-    s = run(state, "Nothing to see.", NULL);
+    s = harness_score_text(&scorer_secrets, state, "Nothing to see.");
     ok(s.applicable && !s.defect && s.score == 0, "clean text: applicable, no defect, score 0");
     is_str(s.detail, "no secrets", "clean text: detail says so");
     scorer_secrets.teardown(state);
 }
 
-struct param_error_case {
-    const char *params;
-    const char *error;
-};
-
-static const struct param_error_case param_errors[] = {
-    {"[]", "secrets.params: must be an object"},
+static const struct harness_param_error param_errors[] = {
+    {"[]", "secrets.params: expected an object"},
     {"{\"kinds\": [\"openai\", \"aws2\"]}",
      "secrets.params.kinds[1]: \"aws2\": unknown kind (openai, anthropic, aws, github, slack, "
      "google, stripe, private_key, jwt, url_credentials, generic)"},
-    {"{\"kinds\": [true]}",
-     "secrets.params.kinds[0]: not a string: unknown kind (openai, anthropic, aws, github, slack, "
-     "google, stripe, private_key, jwt, url_credentials, generic)"},
-    {"{\"kinds\": []}", "secrets.params.kinds: must be a non-empty array of kind names"},
-    {"{\"entropy\": 1}", "secrets.params.entropy: must be true or false"},
+    {"{\"kinds\": [true]}", "secrets.params.kinds[0]: expected a string"},
+    {"{\"kinds\": []}", "secrets.params.kinds: expected a non-empty array of kind names"},
+    {"{\"entropy\": 1}", "secrets.params.entropy: expected true or false"},
     {"{\"entropy_threshold\": 7}",
-     "secrets.params.entropy_threshold: must be a number of bits per character from 1 to 6"},
+     "secrets.params.entropy_threshold: expected a number of bits per character from 1 to 6"},
     {"{\"entropy_min_length\": 8}",
-     "secrets.params.entropy_min_length: must be an integer from 16 to 4096"},
-    {"{\"allow\": \"sk-test\"}", "secrets.params.allow: must be an array of strings"},
+     "secrets.params.entropy_min_length: expected an integer from 16 to 4096"},
+    {"{\"allow\": \"sk-test\"}", "secrets.params.allow: expected an array of strings"},
     {"{\"allow\": [\"sk-\"]}", "secrets.params.allow[0]: \"sk-\": shorter than 8 characters"},
-    {"{\"allow\": [3]}", "secrets.params.allow[0]: must be a string"},
+    {"{\"allow\": [3]}", "secrets.params.allow[0]: expected a string"},
     {"{\"threshold\": 1}",
-     "secrets.params.threshold: unknown parameter (kinds, entropy, entropy_threshold, "
+     "secrets.params.threshold: unknown parameter (known: kinds, entropy, entropy_threshold, "
      "entropy_min_length, allow)"},
 };
 
-static void test_param_errors(void)
-{
-    for (size_t i = 0; i < sizeof(param_errors) / sizeof(param_errors[0]); i++) {
-        struct err err;
-        void *state = setup(param_errors[i].params, &err);
-        ok(state == NULL, "params %s are rejected", param_errors[i].params);
-        is_str(err.msg, param_errors[i].error, "params %s: the error names the parameter",
-               param_errors[i].params);
-    }
-}
-
-struct param_case {
-    const char *name;
-    const char *params;
-    const char *text;
-    bool defect;
-};
-
-static const struct param_case param_cases[] = {
+static const struct harness_param_case param_cases[] = {
     {"kinds [github] flags GitHub tokens", "{\"kinds\": [\"github\"]}", "t " GHP, true},
     {"kinds [github] leaves OpenAI keys", "{\"kinds\": [\"github\"]}", OPENAI_LEGACY, false},
     {"entropy is off by default", NULL, "blob " B64_48 " end", false},
@@ -308,51 +225,18 @@ static const struct param_case param_cases[] = {
     {"allow leaves other values", "{\"allow\": [\"sk-gsH9R1Yp\"]}", "t " GHP, true},
 };
 
-static void test_params(void)
-{
-    for (size_t i = 0; i < sizeof(param_cases) / sizeof(param_cases[0]); i++) {
-        const struct param_case *c = &param_cases[i];
-        struct err err;
-        void *state = setup(c->params, &err);
-        if (!ok(state != NULL, "%s: params accepted", c->name)) {
-            diag("error: %s", err.msg);
-            continue;
-        }
-        struct score s = run(state, c->text, NULL);
-        if (!is_int(s.defect, c->defect, "%s", c->name)) diag("detail: %s", s.detail);
-        scorer_secrets.teardown(state);
-    }
-}
-
-static void test_pathological_inputs(void)
-{
-    static const char *const units[] = {
-        "sk-",    "eyJ",   "eyJa.", "-----BEGIN RSA PRIVATE KEY-----", "token=", "a+", "AKIA",
-        "xoxb-1", "://a:", "ghp_a"};
-    struct err err;
-    void *state = setup("{\"entropy\": true}", &err);
-    size_t total = 256 * 1024;
-    char *text = malloc(total + 1);
-    for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-        size_t len = strlen(units[u]), n = 0;
-        while (n + len <= total) {
-            memcpy(text + n, units[u], len);
-            n += len;
-        }
-        text[n] = '\0';
-        struct score s = run(state, text, NULL);
-        ok(!s.defect, "256 KiB of \"%s\" finds nothing", units[u]);
-    }
-    free(text);
-    scorer_secrets.teardown(state);
-}
+static const char *const pathological[] = {
+    "sk-",    "eyJ",   "eyJa.", "-----BEGIN RSA PRIVATE KEY-----", "token=", "a+", "AKIA",
+    "xoxb-1", "://a:", "ghp_a"};
 
 int main(void)
 {
-    test_cases();
+    harness_cases(&scorer_secrets, cases, HARNESS_COUNT(cases));
     test_score_and_applicability();
-    test_param_errors();
-    test_params();
-    test_pathological_inputs();
+    harness_param_errors(&scorer_secrets, param_errors, HARNESS_COUNT(param_errors));
+    harness_params(&scorer_secrets, param_cases, HARNESS_COUNT(param_cases));
+    /* With the entropy detector on: the costliest configuration. */
+    harness_pathological(&scorer_secrets, "{\"entropy\": true}", pathological,
+                         HARNESS_COUNT(pathological));
     return done_testing();
 }
