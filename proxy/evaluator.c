@@ -221,6 +221,12 @@ fail:
 
 int evaluator_check(const struct config *cfg, struct err *err)
 {
+    const char *routes[CONFIG_MAX_UPSTREAMS];
+    for (size_t i = 0; i < cfg->n_upstreams; i++)
+        routes[i] = cfg->upstreams[i].name;
+    struct sampler *s = sampler_new(cfg->sample_rate, cfg->sampling, routes, cfg->n_upstreams, err);
+    if (s == NULL) return -1;
+    sampler_free(s);
     struct scoring sc;
     if (scoring_init(&sc, cfg, err) < 0) return -1;
     struct tracker_config tc;

@@ -26,8 +26,8 @@ struct evaluator_stats {
     uint64_t eval_us;        /* time spent evaluating, in all */
 };
 
-/* Main thread: validates the scorer and sigma configuration (what start would refuse) without
- * starting anything: for --check-config. Returns 0 or -1 with err. */
+/* Main thread: validates the sampling, scorer and sigma configuration (what start would refuse)
+ * without starting anything: for --check-config. Returns 0 or -1 with err. */
 int evaluator_check(const struct config *cfg, struct err *err);
 
 /* Main thread. Returns a started evaluator reading captures (which, like cfg and sampler, must

@@ -38,6 +38,13 @@ check_bad "JSON syntax error gives file:line:col" \
     "bad_syntax.json:[0-9]+:[0-9]+" --config "$FIXTURES_DIR/config/bad_syntax.json"
 check_bad "unknown key suggests" 'did you mean "?listen' \
     --config "$FIXTURES_DIR/config/bad_unknown_key.json"
+check_bad "unknown scorer" '^sigmaproxy: scorers.pi: no such scorer' --scorers '{"pi":{}}'
+check_bad "bad scorer params" '^sigmaproxy: regex.params.deny\[0\]: missing closing parenthesis' \
+    --scorers '{"regex":{"params":{"deny":["(unclosed"]}}}'
+check_bad "p1 below p0" '^sigmaproxy: sigma.p1: 0.1: must be above p0 \(0.5\)' \
+    --sigma '{"p0":0.5,"p1":0.1}'
+check_bad "sampling route unknown" '^sigmaproxy: sampling.routes.nope' \
+    --sampling '{"routes":{"nope":0.5}}'
 out=$(SIGMAPROXY_SAMPLE_RATE=abc "$SIGMAPROXY_BIN" --check-config 2>&1)
 like "$out" 'SIGMAPROXY_SAMPLE_RATE: "abc"' "a bad environment value names the variable"
 
