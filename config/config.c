@@ -115,7 +115,8 @@ static const struct opt opts[] = {
      "1024", 1, 1000000, F(capture_queue_len), 0,
      "scored exchanges awaiting the evaluator; beyond it, dropped"},
     {"redis_url", "--redis", "SIGMAPROXY_REDIS", OPT_REDIS, "URL", "redis://127.0.0.1:6379", 0, 0,
-     F(redis_url), 0, "triage queue, redis://[[user]:password@]host[:port][/db]"},
+     F(redis_url), 0,
+     "alerts and triage queue, redis://[[user]:password@]host[:port][/db]; \"\" = none"},
     {"spool_dir", "--spool-dir", "SIGMAPROXY_SPOOL_DIR", OPT_DIR, "DIR",
      "/var/lib/sigmaproxy/spool", 0, 0, F(spool_dir), 0,
      "flagged items are kept here while Redis is away"},
@@ -739,8 +740,9 @@ static int apply(struct config *cfg, const struct opt *o, const char *text, cons
         break;
     }
     case OPT_REDIS:
-        why = check_redis_url(text);
-        if (why == NULL) set_str(p, text);
+        /* "" turns Redis off: no alerts published, nothing written there. */
+        why = text[0] ? check_redis_url(text) : NULL;
+        if (why == NULL) set_str(p, text[0] ? text : NULL);
         break;
     case OPT_LOG_LEVEL:
         if (log_level_parse(text, p) < 0) why = "must be error, warn, info or debug";
@@ -1151,6 +1153,7 @@ static json_t *opt_json(const struct config *cfg, const struct opt *o)
     case OPT_ADDR:
         return addr_json(*(char *const *)p, *(const int *)((const char *)cfg + o->off2));
     case OPT_REDIS: {
+        if (*(char *const *)p == NULL) return json_string("");
         char *masked = mask_userinfo(*(char *const *)p);
         json_t *v = str_json(masked);
         free(masked);

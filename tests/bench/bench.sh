@@ -255,7 +255,7 @@ start_sigmaproxy() {
     mkdir -p "$TMP/spool"
     spawn sigmaproxy 0 "$SIGMAPROXY_BIN" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
         --port-file "$pf" --upstream "http://127.0.0.1:$MOCK_PORT" --spool-dir "$TMP/spool" \
-        >"$log" 2>&1
+        --redis '' "${SP_ARGS[@]}" >"$log" 2>&1
     SERVER_PID=$PID
     CPU_PID=$PID
     wait_until "grep -qE '^[0-9]+ [0-9]+\$' '$pf' 2>/dev/null" 10 "$PID" ||
@@ -317,6 +317,22 @@ EOF
 }
 
 # stop_TARGET ROUND: stops what start_TARGET started and notes anything odd it left behind.
+# The evaluation side on: every scorer (the defaults) at 10% and 100% sampling. The whole process,
+# evaluator thread included, is pinned to CPU 0 like the proxy alone.
+SP_ARGS=()
+start_sp10() {
+    SP_ARGS=(--sample-rate 0.1)
+    start_sigmaproxy "sp10.$1"
+    SP_ARGS=()
+}
+start_sp100() {
+    SP_ARGS=(--sample-rate 1)
+    start_sigmaproxy "sp100.$1"
+    SP_ARGS=()
+}
+stop_sp10() { stop_sigmaproxy "sp10.$1"; }
+stop_sp100() { stop_sigmaproxy "sp100.$1"; }
+
 stop_direct() { :; }
 
 stop_sigmaproxy() {
@@ -572,6 +588,14 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
         "stop_$target" "$ROUND"
         kill -0 "$MOCK_PID" 2>/dev/null || die "mock_upstream died: $(tail -3 "$TMP/mock.log")"
     done
+    for target in sp10 sp100; do
+        "start_$target" "$ROUND"
+        wrk_load "$target" c32 32
+        printf '  %-11s c32: %6s req/s  p50 %7s µs  CPU %5s µs/req (busy %s%%)  [others %s%%]\n' \
+            "$target" "$(get "$target" c32_rps)" "$(get "$target" c32_p50)" \
+            "$(get "$target" c32_cpu)" "$(get "$target" c32_busy)" "$(get "$target" c32_other)"
+        "stop_$target" "$ROUND"
+    done
 done
 reap "$MOCK_PID"
 [ "$RC" = 0 ] || anomaly "mock_upstream exited with status $RC"
@@ -656,6 +680,18 @@ verdict() {
         "$ok"
 }
 
+# paired_of A B METRIC: the median over the rounds of A's METRIC / B's.
+paired_of() {
+    local r a b rounds mark=
+    rounds=$(rounds_of "$1" "$2" "$3")
+    [[ $rounds == *"~"* ]] && mark="~"
+    for r in $rounds; do
+        [ "$r" = "~" ] && continue
+        a=${R[$1.$3.$r]:-} b=${R[$2.$3.$r]:-}
+        [ -n "$a" ] && [ -n "$b" ] && calc "print $a / $b"
+    done | sort -g | median_of_lines | sed "s/\$/$mark/"
+}
+
 V_CPU=$(paired c32_cpu ratio) V_RPS=$(paired c32_rps ratio) V_ADD=$(paired added_c1 diff)
 V_DLY=$(paired sse_delay_p50_us diff) V_FST=$(paired sse_first_p50_us diff)
 held() { # TARGET: SSE events missing, coalesced or late, and failed streams, in all rounds
@@ -682,6 +718,31 @@ verdict "$SLOW_STREAMS streams: RSS (MB)" "$(mf sigmaproxy slow_rss_mb %.1f)" \
     "$(mf nginx slow_rss_mb %.1f)" 0 "" "< 64 MB" "s < 64"
 verdict "$SLOW_STREAMS streams: threads" "$(mf sigmaproxy slow_threads)" "$(mf nginx slow_threads)" \
     0 "" "< 16" "s < 16"
+E_CPU100=$(paired_of sp100 nginx c32_cpu) E_RPS100=$(paired_of sp100 nginx c32_rps)
+E_CPU10=$(paired_of sp10 sigmaproxy c32_cpu) E_RPS10=$(paired_of sp10 sigmaproxy c32_rps)
+echo
+printf '%s %10s %10s  %s %s  %s\n' "$(pad "Evaluation on (all scorers)" 34)" sigmaproxy ref \
+    "$(pad "vs ref *" 11)" "$(pad target 24)" result
+verdict "100% sampled: CPU per request (µs)" "$(mf sp100 c32_cpu %.1f)" "$(mf nginx c32_cpu %.1f)" \
+    "$E_CPU100" "$(fmtm %.2fx "$E_CPU100")" "<= 3x nginx" "v <= 3"
+verdict "100% sampled: req/s, 32 conns" "$(mf sp100 c32_rps)" "$(mf nginx c32_rps)" \
+    "$E_RPS100" "$(fmtm %.2fx "$E_RPS100")" ">= 45% of nginx" "v >= 0.45"
+verdict "10% sampled: CPU per request (µs)" "$(mf sp10 c32_cpu %.1f)" \
+    "$(mf sigmaproxy c32_cpu %.1f)" "$E_CPU10" "$(fmtm %.2fx "$E_CPU10")" \
+    "<= 1.15x sampling off" "v <= 1.15"
+verdict "10% sampled: req/s, 32 conns" "$(mf sp10 c32_rps)" "$(mf sigmaproxy c32_rps)" \
+    "$E_RPS10" "$(fmtm %.2fx "$E_RPS10")" ">= 0.85x sampling off" "v >= 0.85"
+echo "(ref: nginx for 100%, sigmaproxy with sampling off for 10%)"
+
+echo
+echo "Scorer cost (build/release/scorer_cost), µs of CPU per KB of assistant output:"
+make -s -C "$SRC_DIR" build/release/scorer_cost >&2 && "$SRC_DIR/build/release/scorer_cost" |
+    sed 's/^/  /'
+echo
+echo "Scorer quality on the labelled set (build/release/quality): precision >= 0.95, recall >= 0.90"
+make -s -C "$SRC_DIR" build/release/quality >&2 && (cd "$SRC_DIR" && build/release/quality) |
+    sed 's/^/  /'
+
 cat <<EOF
 Figures: medians over the rounds, leaving out runs that other processes disturbed (~: only such
 runs had it). * the median of the per-round ratios or differences (each round runs nginx and

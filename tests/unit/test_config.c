@@ -393,6 +393,7 @@ static const struct good_case {
      show_upstreams,
      "default https://h.example:443/v1 /"},
     {"redis: host only", {"--redis", "redis://localhost"}, {0}, show_redis, "redis://localhost"},
+    {"redis: an empty URL turns Redis off", {"--redis", ""}, {0}, show_redis, "(null)"},
     {"redis: password, port and db 15",
      {"--redis", "redis://:pw@h:6379/15"},
      {0},
