@@ -60,8 +60,15 @@ struct config {
     size_t capture_max_bytes; /* response body bytes kept per captured exchange */
     int capture_queue_len;    /* completed captures waiting for the evaluator */
 
-    char *redis_url; /* redis://[:password@]host[:port][/db] */
+    char *redis_url; /* redis://[:password@]host[:port][/db]; NULL = Redis off */
     char *spool_dir;
+    size_t spool_max_bytes;     /* beyond, the oldest spooled items are dropped */
+    size_t spool_segment_bytes; /* size of one spool file */
+    long spool_fsync_ms;        /* 0 = fsync each append, N = at most every N ms, -1 = never */
+    char *triage_stream;        /* Redis stream of flagged items; NULL = sigmaproxy:flagged */
+    int triage_maxlen;          /* XADD MAXLEN ~ N; 0 = no trimming */
+    int triage_queue_len;       /* flagged items waiting for the triage thread */
+    long redis_timeout_ms;      /* triage writer: connect and each command */
 
     bool access_log;
     enum log_level log_level;

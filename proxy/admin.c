@@ -80,6 +80,7 @@ static enum MHD_Result serve_stats(struct admin *a, struct MHD_Connection *conn)
         (json_int_t)s.queue_depth, "evaluated", (json_int_t)s.eval.n_evaluated, "flagged",
         (json_int_t)s.eval.n_flagged, "parse_errors", (json_int_t)s.eval.n_parse_errors);
     json_object_set_new(root, "sigma", evaluator_stats_json(a->view.evaluator));
+    json_object_set_new(root, "triage", triage_stats_json(a->view.triage));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     size_t len = strlen(text);
@@ -197,6 +198,7 @@ static enum MHD_Result serve_metrics(struct admin *a, struct MHD_Connection *con
            sampler_global_rate(a->view.sampler));
     metric(&b, "sigmaproxy_uptime_seconds", "gauge", "Seconds since start.", NULL, s.uptime_s);
     evaluator_metrics(a->view.evaluator, &b);
+    triage_metrics(a->view.triage, &b);
     size_t len;
     char *text = buf_steal(&b, &len);
     return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);

@@ -1,6 +1,6 @@
 /* The admin listener: its own MHD daemon and thread, on its own port. GET /healthz (alive),
- * /readyz (serving; 503 while starting or draining), /stats (JSON), /metrics (Prometheus text).
- * Reads only counters and flags; never touches an exchange. */
+ * /readyz (serving; 503 while starting or draining), /stats (JSON), /metrics (Prometheus text),
+ * both with the triage writer's figures. Reads only counters and flags; never an exchange. */
 #ifndef SIGMAPROXY_PROXY_ADMIN_H
 #define SIGMAPROXY_PROXY_ADMIN_H
 
@@ -13,6 +13,7 @@
 #include "core/sampler.h"
 #include "proxy/evaluator.h"
 #include "proxy/loop.h"
+#include "triage/triage.h"
 
 /* What the admin thread may read; every pointer outlives the admin daemon. */
 struct admin_view {
@@ -21,6 +22,7 @@ struct admin_view {
     size_t n_loops;
     struct queue *captures;
     struct evaluator *evaluator;
+    struct triage *triage;
     const struct sampler *sampler;
     atomic_bool *ready;
 };

@@ -5,7 +5,9 @@
  * verdicts in the tracker (its own mutex). Thread 0 also ticks once a second: the tracker closes
  * windows and reports state changes, which are logged and POSTed to the alert webhook (a
  * bounded-time call: a slow webhook delays scoring, never traffic); with --sample-rate auto it
- * sets the global sampling rate from the required sample size and the last window's traffic. */
+ * sets the global sampling rate from the required sample size and the last window's traffic.
+ * An exchange with a defect becomes a triage item (proxy/item.c), handed to triage_submit(),
+ * which waits only while the triage queue is full. */
 #include "proxy/evaluator.h"
 
 #include <math.h>
@@ -21,8 +23,10 @@
 #include "core/extract.h"
 #include "core/tracker.h"
 #include "core/xalloc.h"
+#include "proxy/item.h"
 #include "scorers/registry.h"
 #include "triage/redis.h"
+#include "triage/triage.h"
 
 #define LOG_MODULE "evaluator"
 #include "core/log.h"
@@ -56,6 +60,7 @@ struct evaluator {
     const struct config *cfg;
     struct queue *captures;
     struct sampler *sampler;
+    struct triage *triage; /* flagged items go here; may be NULL */
     uint64_t (*requests)(void *arg);
     void *requests_arg;
     struct scoring scoring;
@@ -245,6 +250,26 @@ static const struct route_set *route_of(const struct evaluator *ev, const char *
     return NULL;
 }
 
+/* Hands a flagged exchange to triage as an item: every applicable verdict, defects or not. */
+static void submit_item(struct evaluator *ev, const struct route_set *rs, const struct exchange *ex,
+                        const struct extracted *x, const struct score *scores,
+                        const bool *applicable, const bool *defect)
+{
+    if (ev->triage == NULL) return;
+    size_t n = ev->scoring.n_scorers, n_list = 0;
+    struct item_score list[TRACKER_MAX_SCORERS + 1];
+    for (size_t i = 0; i < n; i++) {
+        if (applicable[i])
+            list[n_list++] = (struct item_score){rs->slots[i].scorer->name, defect[i],
+                                                 scores[i].score, scores[i].detail};
+    }
+    if (defect[n])
+        list[n_list++] = (struct item_score){EVALUATOR_PARSE, true, 1.0, x->parse_detail};
+    const char *url = ev->cfg->upstreams[rs - ev->scoring.routes].url;
+    char *item = item_json(ex, x, url, list, n_list);
+    if (item != NULL) triage_submit(ev->triage, item);
+}
+
 static void evaluate(struct evaluator *ev, struct exchange *ex)
 {
     int64_t t0 = exchange_now_us();
@@ -254,16 +279,18 @@ static void evaluate(struct evaluator *ev, struct exchange *ex)
     extract(ex, ev->cfg->capture_max_bytes * 8, &x);
     size_t n = ev->scoring.n_scorers;
     bool applicable[TRACKER_MAX_SCORERS] = {false}, defect[TRACKER_MAX_SCORERS] = {false};
+    struct score scores[TRACKER_MAX_SCORERS];
     char flagged[256] = "";
     size_t flagged_len = 0;
     struct score_input in = {.ex = ex, .x = &x};
     for (size_t i = 0; i < n; i++) {
         const struct slot *s = &rs->slots[i];
         if (!s->enabled) continue;
-        struct score out = {.applicable = true};
-        s->scorer->score(s->state, &in, &out);
-        applicable[i] = out.applicable;
-        defect[i] = out.applicable && out.defect;
+        struct score *out = &scores[i];
+        *out = (struct score){.applicable = true};
+        s->scorer->score(s->state, &in, out);
+        applicable[i] = out->applicable;
+        defect[i] = out->applicable && out->defect;
         if (defect[i] && flagged_len + strlen(s->scorer->name) + 2 < sizeof(flagged))
             flagged_len += (size_t)snprintf(flagged + flagged_len, sizeof(flagged) - flagged_len,
                                             "%s%s", flagged_len ? "," : "", s->scorer->name);
@@ -277,9 +304,11 @@ static void evaluate(struct evaluator *ev, struct exchange *ex)
                                         "%s%s", flagged_len ? "," : "", EVALUATOR_PARSE);
     tracker_record(ev->tracker, ex->start_unix_ms, ex->upstream, x.model, ex->sampled_by,
                    applicable, defect);
-    if (flagged_len > 0)
+    if (flagged_len > 0) {
         log_info("flagged req=%s route=%s model=%s sampled_by=%s scorers=%s", ex->id, ex->upstream,
                  x.model ? x.model : "-", exchange_sampled_by_name(ex->sampled_by), flagged);
+        submit_item(ev, rs, ex, &x, scores, applicable, defect);
+    }
     pthread_mutex_lock(&ev->lock);
     ev->stats.n_evaluated++;
     ev->stats.n_flagged += flagged_len > 0;
@@ -410,13 +439,14 @@ static void *run(void *arg)
 /* ---- lifecycle ---- */
 
 struct evaluator *evaluator_start(const struct config *cfg, struct queue *captures,
-                                  struct sampler *sampler, uint64_t (*requests)(void *arg),
-                                  void *arg, struct err *err)
+                                  struct sampler *sampler, struct triage *triage,
+                                  uint64_t (*requests)(void *arg), void *arg, struct err *err)
 {
     struct evaluator *ev = xcalloc(1, sizeof(*ev));
     ev->cfg = cfg;
     ev->captures = captures;
     ev->sampler = sampler;
+    ev->triage = triage;
     ev->requests = requests;
     ev->requests_arg = arg;
     atomic_init(&ev->deadline_us, 0);

@@ -1,8 +1,7 @@
 /* The evaluation side's threads: take completed captures from the capture queue, off the hot
  * path; recover the text (core/extract), run the route's scorers, feed the Six-Sigma tracker,
  * report state changes (log, webhook) and, with --sample-rate auto, set the sampling rate each
- * window. Flagged exchanges (any defect) are counted and logged; the triage queue takes them
- * from issue #4. */
+ * window. Flagged exchanges (any defect) are counted, logged and submitted to triage as items. */
 #ifndef SIGMAPROXY_PROXY_EVALUATOR_H
 #define SIGMAPROXY_PROXY_EVALUATOR_H
 
@@ -17,6 +16,7 @@
 #include "core/sampler.h"
 
 struct evaluator;
+struct triage;
 
 struct evaluator_stats {
     uint64_t n_evaluated;    /* captures taken from the queue */
@@ -30,12 +30,13 @@ struct evaluator_stats {
  * without starting anything: for --check-config. Returns 0 or -1 with err. */
 int evaluator_check(const struct config *cfg, struct err *err);
 
-/* Main thread. Returns a started evaluator reading captures (which, like cfg and sampler, must
- * outlive it), or NULL with err. requests(arg) returns the requests received so far (all loops):
- * --sample-rate auto sizes the rate from it. */
+/* Main thread. Returns a started evaluator reading captures (which, like cfg, sampler and
+ * triage, must outlive it), or NULL with err. Flagged items go to triage (NULL: nowhere).
+ * requests(arg) returns the requests received so far (all loops): --sample-rate auto sizes the
+ * rate from it. */
 struct evaluator *evaluator_start(const struct config *cfg, struct queue *captures,
-                                  struct sampler *sampler, uint64_t (*requests)(void *arg),
-                                  void *arg, struct err *err);
+                                  struct sampler *sampler, struct triage *triage,
+                                  uint64_t (*requests)(void *arg), void *arg, struct err *err);
 /* Main thread: closes the queue, evaluates what is left until deadline_ms, joins, frees. Returns
  * how many captures were released unevaluated because the deadline passed. */
 uint64_t evaluator_stop(struct evaluator *ev, int deadline_ms);

@@ -1,6 +1,7 @@
-/* sigmaproxy: load the config, open the listeners, start the threads (event loops, evaluator,
- * admin), then wait for a signal. The shutdown order lives here alone: stop accepting -> let
- * exchanges finish (drain deadline) -> stop the loops -> drain the evaluator -> exit 0. */
+/* sigmaproxy: load the config, open the listeners, start the threads (triage, event loops,
+ * evaluator, admin), then wait for a signal. The shutdown order lives here alone: stop accepting
+ * -> let exchanges finish (drain deadline) -> stop the loops -> drain the evaluator -> flush
+ * triage to Redis or the spool -> exit 0. */
 #include <errno.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -24,6 +25,8 @@
 #include "proxy/admin.h"
 #include "proxy/evaluator.h"
 #include "proxy/loop.h"
+#include "triage/cli.h"
+#include "triage/triage.h"
 
 #define LOG_MODULE "main"
 #include "core/log.h"
@@ -133,6 +136,9 @@ static int64_t inflight(struct loop *const *loops, size_t n)
 
 int main(int argc, char **argv)
 {
+    /* A person's tool, not the proxy: no config, no threads, no signal mask. */
+    if (argc > 1 && strcmp(argv[1], "triage") == 0) return triage_cli_main(argc - 1, argv + 1);
+
     /* Signals: every thread inherits this mask; only main takes them, in sigwait. */
     signal(SIGPIPE, SIG_IGN);
     sigset_t sigs;
@@ -185,6 +191,7 @@ int main(int argc, char **argv)
     struct queue *captures = NULL;
     struct sampler *sampler = NULL;
     struct evaluator *evaluator = NULL;
+    struct triage *triage = NULL;
     struct admin *admin = NULL;
     atomic_bool ready;
     atomic_init(&ready, false);
@@ -200,6 +207,18 @@ int main(int argc, char **argv)
                           cfg.n_upstreams, &err);
     if (sampler == NULL) goto fail;
     captures = queue_new((size_t)cfg.capture_queue_len);
+    /* First started, last stopped: the evaluator submits to it until its own stop. */
+    struct triage_config tc = {.redis_url = cfg.redis_url,
+                               .stream = cfg.triage_stream,
+                               .maxlen = cfg.triage_maxlen,
+                               .queue_len = cfg.triage_queue_len,
+                               .timeout_ms = (int)cfg.redis_timeout_ms,
+                               .spool = {.dir = cfg.spool_dir,
+                                         .segment_bytes = cfg.spool_segment_bytes,
+                                         .max_bytes = cfg.spool_max_bytes,
+                                         .fsync_ms = cfg.spool_fsync_ms}};
+    triage = triage_start(&tc, &err);
+    if (triage == NULL) goto fail;
 
     int port = cfg.listen_port;
     for (int i = 0; i < cfg.threads; i++) {
@@ -211,7 +230,7 @@ int main(int argc, char **argv)
     }
     /* After the loops exist (it reads their counters), before they start (they feed it). */
     struct loop_set loop_set = {loops, n_loops};
-    evaluator = evaluator_start(&cfg, captures, sampler, count_requests, &loop_set, &err);
+    evaluator = evaluator_start(&cfg, captures, sampler, triage, count_requests, &loop_set, &err);
     if (evaluator == NULL) goto fail;
     int admin_port = 0;
     int admin_fd = open_listener(cfg.admin_host, cfg.admin_port, false, &admin_port, &err);
@@ -221,6 +240,7 @@ int main(int argc, char **argv)
                               .n_loops = n_loops,
                               .captures = captures,
                               .evaluator = evaluator,
+                              .triage = triage,
                               .sampler = sampler,
                               .ready = &ready};
     admin = admin_start(&view, admin_fd, &err);
@@ -270,6 +290,7 @@ out:
     if (abandoned > 0)
         log_warn("%llu capture%s left unevaluated at exit", (unsigned long long)abandoned,
                  abandoned == 1 ? "" : "s");
+    triage_stop(triage, (int)cfg.drain_timeout_ms);
     for (size_t i = 0; i < n_loops; i++)
         loop_free(loops[i]);
     free(loops);

@@ -65,23 +65,24 @@ static redisReply *run(redisContext *c, struct err *err, const char *what, int a
     return reply;
 }
 
-int redis_publish(const struct redis_url *u, const char *channel, const char *message,
-                  int timeout_ms, struct err *err)
+struct redisContext *redis_connect(const struct redis_url *u, int timeout_ms, struct err *err)
 {
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    int rc = -1;
     redisReply *reply = NULL;
     redisContext *c = redisConnectWithTimeout(u->host, u->port, tv);
     if (c == NULL || c->err) {
         err_set(err, "redis connect %s:%d: %s", u->host, u->port,
                 c ? c->errstr : "cannot allocate a context");
-        goto out;
+        goto fail;
     }
-    redisSetTimeout(c, tv);
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        err_set(err, "redis %s:%d: cannot set the command timeout", u->host, u->port);
+        goto fail;
+    }
     if (u->password[0]) {
         const char *argv[3] = {"AUTH", u->user[0] ? u->user : u->password, u->password};
         reply = run(c, err, "AUTH", u->user[0] ? 3 : 2, argv);
-        if (reply == NULL) goto out;
+        if (reply == NULL) goto fail;
         freeReplyObject(reply);
     }
     if (u->db != 0) {
@@ -89,15 +90,27 @@ int redis_publish(const struct redis_url *u, const char *channel, const char *me
         snprintf(db, sizeof(db), "%d", u->db);
         const char *argv[2] = {"SELECT", db};
         reply = run(c, err, "SELECT", 2, argv);
-        if (reply == NULL) goto out;
+        if (reply == NULL) goto fail;
         freeReplyObject(reply);
     }
+    return c;
+fail:
+    if (c) redisFree(c);
+    return NULL;
+}
+
+int redis_publish(const struct redis_url *u, const char *channel, const char *message,
+                  int timeout_ms, struct err *err)
+{
+    int rc = -1;
+    redisContext *c = redis_connect(u, timeout_ms, err);
+    if (c == NULL) return -1;
     const char *argv[3] = {"PUBLISH", channel, message};
-    reply = run(c, err, "PUBLISH", 3, argv);
+    redisReply *reply = run(c, err, "PUBLISH", 3, argv);
     if (reply == NULL) goto out;
     rc = reply->type == REDIS_REPLY_INTEGER ? (int)reply->integer : 0;
     freeReplyObject(reply);
 out:
-    if (c) redisFree(c);
+    redisFree(c);
     return rc;
 }

@@ -11,7 +11,9 @@
 #   procs    start_mock [ARG...]   sets MOCK_PORT MOCK_URL MOCK_PID MOCK_LOG (its request log)
 #                                  MOCK_STDERR; MOCK_URL is https:// when ARG has --tls-cert
 #            start_proxy [ARG...]  sets PROXY_PORT ADMIN_PORT PROXY_URL ADMIN_URL PROXY_PID
-#                                  PROXY_LOG (stdout + stderr); upstream: $UPSTREAM_URL or the mock
+#                                  PROXY_LOG (stdout + stderr); upstream: $UPSTREAM_URL or the mock;
+#                                  spool: $SIGMAPROXY_SPOOL_DIR or $TEST_DIR/spool
+#            start_redis [PORT]    sets REDIS_PORT REDIS_URL REDIS_PID (PORT: restart on it)
 #            stop_proc PID | stop_all
 #   waiting  now_us | elapsed_ms START_US | wait_until "CMD" [TIMEOUT_S=10] | wait_lines FILE N [S]
 #   http     http NAME [CURL_ARG...]  sets HTTP_STATUS HTTP_BODY HTTP_HEADERS HTTP_CURL_RC
@@ -306,7 +308,9 @@ start_proxy() {
     # UPSTREAM_URL=none: the upstreams come from the test's own config file.
     local up_args=(--upstream "$upstream")
     [ "$upstream" = none ] && up_args=()
-    "$SIGMAPROXY_BIN" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --port-file "$pf" \
+    # The spool stays in $TEST_DIR unless the script names one (env, or a flag, which wins).
+    SIGMAPROXY_SPOOL_DIR=${SIGMAPROXY_SPOOL_DIR:-$TEST_DIR/spool} \
+        "$SIGMAPROXY_BIN" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --port-file "$pf" \
         "${up_args[@]}" "$@" >"$PROXY_LOG" 2>&1 &
     PROXY_PID=$!
     _register "$PROXY_PID" "$name" "$PROXY_LOG"
@@ -318,15 +322,18 @@ start_proxy() {
     note "$name pid $PROXY_PID on port $PROXY_PORT, admin $ADMIN_PORT"
 }
 
-# start_redis: a real redis-server on a free port in $TEST_DIR (no persistence); sets REDIS_PORT,
-# REDIS_URL, REDIS_PID. Skips the whole script when redis-server is not installed.
+# start_redis [PORT]: a real redis-server on PORT (a restart on the same port), else on a free
+# port, in $TEST_DIR (no persistence); sets REDIS_PORT, REDIS_URL, REDIS_PID. Skips the whole
+# script when redis-server is not installed.
 start_redis() {
     command -v redis-server >/dev/null || skip_all "redis-server is not installed"
-    local port i
-    for i in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-    done
+    local port=${1:-} i
+    if [ -z "$port" ]; then
+        for i in $(seq 1 50); do
+            port=$((20000 + RANDOM % 40000))
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+        done
+    fi
     mkdir -p "$TEST_DIR/redis"
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
         --dir "$TEST_DIR/redis" --daemonize no >"$TEST_DIR/redis.log" 2>&1 &
