@@ -1102,7 +1102,7 @@ void config_print_help(FILE *out)
     fputs("Usage: sigmaproxy [--config FILE] [--listen HOST:PORT] [--admin-listen HOST:PORT]\n"
           "                  [--upstream URL] [--sample-rate R] [--redis URL] [--spool-dir DIR]\n"
           "                  [--max-body BYTES] [--check-config] [--version] [--help]\n"
-          "       sigmaproxy triage list|show|claim|label|export ...\n"
+          "       sigmaproxy triage list|show|claim|label|export|stats ...\n"
           "\n"
           "Precedence: command-line flag > SIGMAPROXY_* environment > JSON file (--config) > "
           "default.\n"
