@@ -59,3 +59,20 @@ const char *exchange_sampled_by_name(enum exchange_sampled_by by)
     }
     return "rate";
 }
+
+const char *exchange_outcome_name(enum exchange_outcome outcome)
+{
+    switch (outcome) {
+    case EXCHANGE_COMPLETE:
+        return "complete";
+    case EXCHANGE_UPSTREAM_ERROR:
+        return "upstream_error";
+    case EXCHANGE_TIMEOUT:
+        return "timeout";
+    case EXCHANGE_CLIENT_ABORT:
+        return "client_abort";
+    case EXCHANGE_REFUSED:
+        return "refused";
+    }
+    return "complete";
+}

@@ -29,6 +29,9 @@ enum exchange_sampled_by {
     EXCHANGE_SAMPLED_ERROR,  /* not chosen, but the upstream failed */
 };
 
+/* "complete", "upstream_error", "timeout", "client_abort" or "refused". */
+const char *exchange_outcome_name(enum exchange_outcome outcome);
+
 /* "rate", "forced" or "error" (SPEC's sampled_by). */
 const char *exchange_sampled_by_name(enum exchange_sampled_by by);
 

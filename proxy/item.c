@@ -101,23 +101,6 @@ static char *head_value(const struct buf *head, const char *name)
     return buf_steal(&v, &len);
 }
 
-static const char *outcome_name(enum exchange_outcome o)
-{
-    switch (o) {
-    case EXCHANGE_COMPLETE:
-        return "complete";
-    case EXCHANGE_UPSTREAM_ERROR:
-        return "upstream_error";
-    case EXCHANGE_TIMEOUT:
-        return "timeout";
-    case EXCHANGE_CLIENT_ABORT:
-        return "client_abort";
-    case EXCHANGE_REFUSED:
-        return "refused";
-    }
-    return "complete";
-}
-
 static json_t *ms_json(int64_t from_us, int64_t to_us)
 {
     if (from_us == 0 || to_us == 0 || to_us < from_us) return json_null();
@@ -168,7 +151,7 @@ char *item_json(const struct exchange *ex, const struct extracted *x, const char
     set_text(item, "path", uri, strcspn(uri, "?#"), 4096, NULL);
     set_str(item, "model", x->model);
     json_object_set_new(item, "status", json_integer(ex->status));
-    set_str(item, "outcome", outcome_name(ex->outcome));
+    set_str(item, "outcome", exchange_outcome_name(ex->outcome));
     json_object_set_new(item, "stream", json_boolean(x->stream));
     json_object_set_new(item, "latency_ms", ms_json(ex->start_us, ex->end_us));
     json_object_set_new(item, "ttft_ms",

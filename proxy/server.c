@@ -26,23 +26,6 @@
 /* Body bytes past max_body_bytes read (and dropped) so that a 413 can still be sent. */
 #define SERVER_DISCARD_MAX_BYTES (1024 * 1024)
 
-static const char *outcome_name(enum exchange_outcome o)
-{
-    switch (o) {
-    case EXCHANGE_COMPLETE:
-        return "complete";
-    case EXCHANGE_UPSTREAM_ERROR:
-        return "upstream_error";
-    case EXCHANGE_TIMEOUT:
-        return "timeout";
-    case EXCHANGE_CLIENT_ABORT:
-        return "client_abort";
-    case EXCHANGE_REFUSED:
-        return "refused";
-    }
-    return "unknown";
-}
-
 void *server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct loop *l = cls;
@@ -531,7 +514,7 @@ void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                  r->id[0] ? r->id : "-", r->method[0] ? r->method : "-", path_len, r->uri,
                  r->status, (unsigned long long)r->response_bytes,
                  (double)(exchange_now_us() - r->start_us) / 1000.0,
-                 r->upstream ? r->upstream->name : "-", outcome_name(outcome));
+                 r->upstream ? r->upstream->name : "-", exchange_outcome_name(outcome));
     }
     atomic_store_explicit(&st->inflight,
                           atomic_load_explicit(&st->inflight, memory_order_relaxed) - 1,
