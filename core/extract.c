@@ -1,13 +1,16 @@
 /* Extraction: the assistant's text, tool calls, finish reason and model of one captured exchange,
  * for the scorers. Runs on an evaluator thread; pure. The body is decoded per Content-Encoding
- * (capped), read as SSE events or as one JSON document, and each JSON object goes to the handler
+ * (capped; a body without Content-Encoding is read in place), read as SSE events or as one JSON
+ * document (load_json(): json_loadb()'s tree, faster), and each JSON object goes to the handler
  * of its API (by its shape, else the path), which adds its pieces (stream deltas) to an
  * accumulator; the accumulator becomes struct extracted at the end. Each handler summarises the
  * shape it reads. No walk here recurses: nesting is bounded by jansson's parser
- * (JSON_PARSER_MAX_DEPTH, 2048 levels), and json_dumps only sees values that parser built. */
+ * (JSON_PARSER_MAX_DEPTH, 2048 levels; load_json() keeps its own in an array), and json_dumps
+ * only sees values those parsers built. */
 #include "core/extract.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -280,6 +283,418 @@ int extract_decode(const char *content_encoding, const char *body, size_t len, s
 out:
     free(owned);
     return rc;
+}
+
+/* ---- JSON ----
+ * json_loadb() reads a byte at a time through a callback and copies every token twice: it was
+ * most of extract()'s cost. load_json() reads the usual document itself into the tree
+ * json_loadb(flags 0) builds, with the same setters called in the same order, and leaves
+ * everything else to json_loadb(), whose answer (value, or error with its text and position)
+ * is then the result: any error, an integer outside json_int_t, a real that overflows,
+ * underflows or is not in the form strtod() reads in the current locale, a string holding
+ * \u0000, and nesting deeper than JSON_FAST_MAX_DEPTH. The grammar, as jansson reads it
+ * (RFC 8259): the document is an object or an array, blanks are space, tab, CR and LF; a
+ * number is -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, an integer when it has neither
+ * fraction nor exponent; true, false and null are whole words; strings hold no control
+ * character and valid UTF-8 only (no overlong form, surrogate or code point past U+10FFFF),
+ * escapes \" \\ \/ \b \f \n \r \t and \uXXXX (a surrogate pair as two).
+ * The nesting is kept in an array, not on the C stack. */
+
+#define JSON_FAST_MAX_DEPTH 64
+#define JSON_FAST_NUMBER    64   /* a longer number is left to json_loadb() */
+#define JSON_FAST_SCRATCH   4096 /* decoded strings up to this long need no allocation */
+
+struct jframe {
+    json_t *container;
+    const char *key; /* an object's member name read before its value */
+    size_t key_len;
+    char *key_owned; /* key, when it had to be decoded */
+};
+
+struct jreader {
+    const char *p, *end;
+    char *scratch; /* decoded strings: small, or allocated when a string outgrows it */
+    size_t scratch_cap;
+    char small[JSON_FAST_SCRATCH];
+};
+
+static void skip_blanks(struct jreader *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+        r->p++;
+}
+
+/* The length of the UTF-8 character at p (lead byte >= 0x80), or 0 when it is not one jansson
+ * accepts (utf8_check_first() and utf8_check_full() in its utf.c). */
+static size_t utf8_char(const char *p, const char *end)
+{
+    unsigned char u = (unsigned char)p[0];
+    size_t count = u >= 0xc2 && u <= 0xdf   ? 2
+                   : u >= 0xe0 && u <= 0xef ? 3
+                   : u >= 0xf0 && u <= 0xf4 ? 4
+                                            : 0;
+    if (count == 0 || (size_t)(end - p) < count) return 0;
+    uint32_t value = u & (count == 2 ? 0x1f : count == 3 ? 0x0f : 0x07);
+    for (size_t i = 1; i < count; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x80 || c > 0xbf) return 0;
+        value = value << 6 | (c & 0x3f);
+    }
+    if (value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) return 0;
+    if ((count == 2 && value < 0x80) || (count == 3 && value < 0x800) ||
+        (count == 4 && value < 0x10000))
+        return 0;
+    return count;
+}
+
+/* The value of the 4 hex digits at p, or -1. */
+static long hex4(const char *p, const char *end)
+{
+    if (end - p < 4) return -1;
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0) return -1;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+static size_t utf8_encode(uint32_t v, char *out)
+{
+    if (v < 0x80) {
+        out[0] = (char)v;
+        return 1;
+    }
+    if (v < 0x800) {
+        out[0] = (char)(0xc0 | v >> 6);
+        out[1] = (char)(0x80 | (v & 0x3f));
+        return 2;
+    }
+    if (v < 0x10000) {
+        out[0] = (char)(0xe0 | v >> 12);
+        out[1] = (char)(0x80 | (v >> 6 & 0x3f));
+        out[2] = (char)(0x80 | (v & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | v >> 18);
+    out[1] = (char)(0x80 | (v >> 12 & 0x3f));
+    out[2] = (char)(0x80 | (v >> 6 & 0x3f));
+    out[3] = (char)(0x80 | (v & 0x3f));
+    return 4;
+}
+
+/* Decodes the rest of a string holding escapes, from r->p (at a backslash) to its closing
+ * quote; the plain bytes before it (from start) are copied first. Returns the decoded string in
+ * r->scratch (valid until the next call), or NULL when json_loadb() must decide. */
+static const char *read_escaped(struct jreader *r, const char *start, size_t *len)
+{
+    /* Decoding never lengthens: \uXXXX is 6 bytes for at most 3, a pair 12 for 4. */
+    const char *close = r->p;
+    while (close < r->end && *close != '"')
+        close += *close == '\\' && r->end - close > 1 ? 2 : 1;
+    if (close == r->end) return NULL;
+    size_t need = (size_t)(close - start) + 1;
+    if (r->scratch_cap < need) {
+        if (r->scratch != r->small) free(r->scratch);
+        r->scratch = xmalloc(need);
+        r->scratch_cap = need;
+    }
+    char *o = r->scratch;
+    memcpy(o, start, (size_t)(r->p - start));
+    o += r->p - start;
+    const char *p = r->p, *end = r->end;
+    for (;;) {
+        if (p == end) return NULL;
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') break;
+        if (c < 0x20) return NULL;
+        if (c >= 0x80) {
+            size_t k = utf8_char(p, end);
+            if (k == 0) return NULL;
+            memcpy(o, p, k);
+            o += k;
+            p += k;
+            continue;
+        }
+        if (c != '\\') {
+            *o++ = (char)c;
+            p++;
+            continue;
+        }
+        if (++p == end) return NULL;
+        switch (*p) {
+        case '"':
+        case '\\':
+        case '/':
+            *o++ = *p;
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'u': {
+            long v = hex4(p + 1, end);
+            if (v < 0) return NULL;
+            p += 4;
+            if (v >= 0xd800 && v <= 0xdbff) {
+                if (end - p < 7 || p[1] != '\\' || p[2] != 'u') return NULL;
+                long low = hex4(p + 3, end);
+                if (low < 0xdc00 || low > 0xdfff) return NULL;
+                v = ((v - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
+                p += 6;
+            } else if ((v >= 0xdc00 && v <= 0xdfff) || v == 0) {
+                return NULL;
+            }
+            o += utf8_encode((uint32_t)v, o);
+            break;
+        }
+        default:
+            return NULL;
+        }
+        p++;
+    }
+    r->p = p + 1;
+    *len = (size_t)(o - r->scratch);
+    return r->scratch;
+}
+
+/* Does the 8-byte word hold a byte that needs a look: '"', '\\', a control character or a
+ * byte >= 0x80? (A borrow can only make a byte after such a one look special too.) */
+static bool has_special_byte(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t t = (x - 0x20 * ones) | ((x ^ 0x22 * ones) - ones) | ((x ^ 0x5c * ones) - ones) | x;
+    return (t & highs) != 0;
+}
+
+/* Reads the string whose opening quote is at r->p. Returns it (in the input when it holds no
+ * escape, else in r->scratch), or NULL when json_loadb() must decide. */
+static const char *read_string(struct jreader *r, size_t *len, bool *decoded)
+{
+    const char *start = ++r->p, *p = start, *end = r->end;
+    *decoded = false;
+    for (;;) {
+        /* Printable ASCII, 8 bytes at a time. */
+        while (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            if (has_special_byte(x)) break;
+            p += 8;
+        }
+        if (p == end) return NULL;
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            p++;
+        } else if (c == '"') {
+            r->p = p + 1;
+            *len = (size_t)(p - start);
+            return start;
+        } else if (c >= 0x80) {
+            size_t k = utf8_char(p, end);
+            if (k == 0) return NULL;
+            p += k;
+        } else if (c == '\\') {
+            r->p = p;
+            *decoded = true;
+            return read_escaped(r, start, len);
+        } else {
+            return NULL;
+        }
+    }
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Reads the number at r->p. Returns it, or NULL when json_loadb() must decide. */
+static json_t *read_number(struct jreader *r)
+{
+    const char *s = r->p, *p = s, *end = r->end;
+    bool real = false;
+    if (p < end && *p == '-') p++;
+    if (p < end && *p == '0') {
+        p++;
+        if (p < end && is_digit(*p)) return NULL;
+    } else if (p < end && is_digit(*p)) {
+        while (p < end && is_digit(*p))
+            p++;
+    } else {
+        return NULL;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p == end || !is_digit(*p)) return NULL;
+        while (p < end && is_digit(*p))
+            p++;
+        real = true;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p == end || !is_digit(*p)) return NULL;
+        while (p < end && is_digit(*p))
+            p++;
+        real = true;
+    }
+    char text[JSON_FAST_NUMBER];
+    size_t len = (size_t)(p - s);
+    if (len >= sizeof(text)) return NULL;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    char *stop;
+    errno = 0;
+    json_t *v;
+    if (real) {
+        double d = strtod(text, &stop);
+        v = errno == 0 && stop == text + len ? json_real(d) : NULL;
+    } else {
+        long long i = strtoll(text, &stop, 10);
+        v = errno == 0 && stop == text + len ? json_integer((json_int_t)i) : NULL;
+    }
+    r->p = p;
+    return v;
+}
+
+/* Reads the word (true, false, null) at r->p. */
+static json_t *read_word(struct jreader *r)
+{
+    static const struct {
+        const char *word;
+        size_t len;
+    } words[] = {{"true", 4}, {"false", 5}, {"null", 4}};
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        size_t len = words[w].len;
+        if ((size_t)(r->end - r->p) < len || memcmp(r->p, words[w].word, len) != 0) continue;
+        /* jansson reads a run of letters, which must be the whole word. */
+        char next = r->p + len < r->end ? r->p[len] : '\0';
+        if ((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z')) return NULL;
+        r->p += len;
+        return w == 0 ? json_true() : w == 1 ? json_false() : json_null();
+    }
+    return NULL;
+}
+
+/* The fast path of load_json(): the value, or NULL when json_loadb() must decide. */
+static json_t *read_document(struct jreader *r)
+{
+    struct jframe stack[JSON_FAST_MAX_DEPTH];
+    size_t depth = 0;
+    json_t *v = NULL;
+    skip_blanks(r);
+    if (r->p == r->end || (*r->p != '{' && *r->p != '[')) return NULL;
+    for (;;) {
+        /* A value starts at r->p. */
+        skip_blanks(r);
+        if (r->p == r->end) goto fail;
+        char c = *r->p;
+        if (c == '{' || c == '[') {
+            if (depth == JSON_FAST_MAX_DEPTH) goto fail;
+            json_t *container = c == '{' ? json_object() : json_array();
+            if (container == NULL) goto fail;
+            stack[depth++] = (struct jframe){.container = container};
+            r->p++;
+            skip_blanks(r);
+            if (r->p < r->end && *r->p == (c == '{' ? '}' : ']')) {
+                r->p++;
+                v = stack[--depth].container;
+            } else if (c == '{') {
+                goto member;
+            } else {
+                continue;
+            }
+        } else if (c == '"') {
+            size_t len;
+            bool decoded;
+            const char *s = read_string(r, &len, &decoded);
+            if (s == NULL || (v = json_stringn_nocheck(s, len)) == NULL) goto fail;
+        } else if (c == '-' || is_digit(c)) {
+            if ((v = read_number(r)) == NULL) goto fail;
+        } else if ((v = read_word(r)) == NULL) {
+            goto fail;
+        }
+        /* v is complete: it goes into the container it is in, then what follows it. */
+        for (;;) {
+            if (depth == 0) {
+                skip_blanks(r);
+                if (r->p != r->end) goto fail;
+                return v;
+            }
+            struct jframe *f = &stack[depth - 1];
+            int rc;
+            if (json_is_object(f->container)) {
+                rc = json_object_setn_new_nocheck(f->container, f->key, f->key_len, v);
+                free(f->key_owned);
+                f->key_owned = NULL;
+            } else {
+                rc = json_array_append_new(f->container, v);
+            }
+            v = NULL; /* taken, on failure too */
+            if (rc < 0) goto fail;
+            skip_blanks(r);
+            if (r->p == r->end) goto fail;
+            c = *r->p++;
+            if (c == ',') break;
+            if (c != (json_is_object(f->container) ? '}' : ']')) goto fail;
+            v = stack[--depth].container;
+        }
+        if (!json_is_object(stack[depth - 1].container)) continue;
+    member:
+        /* An object's member: its name, then ':' before its value. */
+        {
+            struct jframe *f = &stack[depth - 1];
+            skip_blanks(r);
+            if (r->p == r->end || *r->p != '"') goto fail;
+            bool decoded;
+            const char *key = read_string(r, &f->key_len, &decoded);
+            if (key == NULL) goto fail;
+            if (decoded) {
+                /* The scratch buffer is the next string's: the name needs its own copy. */
+                f->key_owned = xmalloc(f->key_len + 1);
+                memcpy(f->key_owned, key, f->key_len);
+                key = f->key_owned;
+            }
+            f->key = key;
+            skip_blanks(r);
+            if (r->p == r->end || *r->p != ':') goto fail;
+            r->p++;
+        }
+    }
+fail:
+    json_decref(v);
+    while (depth > 0) {
+        depth--;
+        free(stack[depth].key_owned);
+        json_decref(stack[depth].container);
+    }
+    return NULL;
+}
+
+/* json_loadb(buf, len, 0, error), faster: see above. */
+static json_t *load_json(const char *buf, size_t len, json_error_t *error)
+{
+    struct jreader r = {.p = buf, .end = buf + len, .scratch_cap = JSON_FAST_SCRATCH};
+    r.scratch = r.small;
+    json_t *v = read_document(&r);
+    if (r.scratch != r.small) free(r.scratch);
+    return v ? v : json_loadb(buf, len, 0, error);
 }
 
 /* ---- The response's headers and path ---- */
@@ -749,7 +1164,7 @@ static void parse_json_body(struct acc *a, const char *body, size_t len)
         return;
     }
     json_error_t je;
-    json_t *root = json_loadb(body, len, 0, &je);
+    json_t *root = load_json(body, len, &je);
     if (root == NULL) {
         if (!is_cut_json(a, &je, len))
             fail(a, "body is not JSON: %d:%d: %s", je.line, je.column, je.text);
@@ -770,7 +1185,7 @@ static void handle_event(struct acc *a, const struct sse_event *ev, bool untermi
         return;
     }
     json_error_t je;
-    json_t *obj = json_loadb(ev->data.ptr, ev->data.len, 0, &je);
+    json_t *obj = load_json(ev->data.ptr, ev->data.len, &je);
     if (obj == NULL) {
         if (!(unterminated && is_cut_json(a, &je, ev->data.len)))
             fail(a, "SSE event %zu: data is not JSON: %d:%d: %s", a->n_events, je.line, je.column,
@@ -882,7 +1297,8 @@ int extract(const struct exchange *ex, size_t max_decoded_bytes, struct extracte
 {
     struct acc a;
     struct err err = {{0}};
-    char *body = NULL;
+    char *decoded_body = NULL;
+    const char *body;
     size_t len = 0;
     bool cut = false;
     char *encoding = head_value(&ex->response_head, "content-encoding");
@@ -892,10 +1308,20 @@ int extract(const struct exchange *ex, size_t max_decoded_bytes, struct extracte
     memset(&a, 0, sizeof(a));
     a.x = out;
     if (ex->request_body && ex->request_body_len > 0)
-        out->request = json_loadb(ex->request_body, ex->request_body_len, 0, NULL);
+        out->request = load_json(ex->request_body, ex->request_body_len, NULL);
     out->api = api_of_path(ex->uri);
-    bool decoded = extract_decode(encoding, ex->response_body.data, ex->response_body.len,
-                                  max_decoded_bytes, &body, &len, &cut, &err) == 0;
+    bool decoded = true;
+    if (encoding == NULL) {
+        /* Nothing to decode: the captured bytes are read in place (the parsers take lengths). */
+        body = ex->response_body.data ? ex->response_body.data : "";
+        len = ex->response_body.len;
+        cut = len > max_decoded_bytes;
+        if (cut) len = max_decoded_bytes;
+    } else {
+        decoded = extract_decode(encoding, ex->response_body.data, ex->response_body.len,
+                                 max_decoded_bytes, &decoded_body, &len, &cut, &err) == 0;
+        body = decoded_body;
+    }
     a.cap = len + 1;
     buf_init(&a.text, a.cap);
     buf_init(&a.refusal, a.cap);
@@ -922,7 +1348,7 @@ int extract(const struct exchange *ex, size_t max_decoded_bytes, struct extracte
     tools_clear(&a);
     buf_fini(&a.text);
     buf_fini(&a.refusal);
-    free(body);
+    free(decoded_body);
     free(encoding);
     free(content_type);
     return 0;

@@ -88,7 +88,15 @@ enum pii_region {
 #define EMAIL_MAX_DOMAIN 253
 #define IPV6_MAX_TEXT    45
 
+/* What a character can do in the scan. */
+enum pii_class {
+    CLASS_AT = 1 << 0,    /* '@': an email's */
+    CLASS_START = 1 << 1, /* can start a match at a word's start: hex digit, ':', A-Z, '+', '(' */
+    CLASS_ALNUM = 1 << 2, /* no word starts after it */
+};
+
 struct pii {
+    unsigned char cls[256]; /* enum pii_class bits of each character */
     bool kinds[PII_N_KINDS];
     unsigned regions;
     bool include_private_ips;
@@ -132,7 +140,9 @@ static unsigned char lower(unsigned char c)
 
 static bool in_set(unsigned char c, const char *set)
 {
-    return c != '\0' && strchr(set, c) != NULL;
+    for (; *set; set++)
+        if ((unsigned char)*set == c) return true;
+    return false;
 }
 
 static unsigned char at(const char *s, size_t n, size_t i)
@@ -173,11 +183,11 @@ static bool has_context(const char *s, size_t pos, const char *const *words)
     for (size_t i = from; i < pos; i++) {
         if (!is_alpha((unsigned char)s[i]) || (i > 0 && is_alpha((unsigned char)s[i - 1])))
             continue;
+        unsigned char first = lower((unsigned char)s[i]);
         for (const char *const *w = words; *w; w++) {
+            if (first != (unsigned char)(*w)[0]) continue;
             size_t len = strlen(*w);
-            if (lower((unsigned char)s[i]) == (unsigned char)(*w)[0] && i + len <= pos &&
-                strncasecmp(s + i, *w, len) == 0)
-                return true;
+            if (i + len <= pos && strncasecmp(s + i, *w, len) == 0) return true;
         }
     }
     return false;
@@ -501,21 +511,44 @@ enum shape {
     SHAPE_VALID
 };
 
-/* What the words before a number token say, worked out once per token. */
+/* What the words before a number token say, each worked out once per token, when a kind first
+ * asks (most tokens are settled by their shape alone). */
 struct numctx {
-    bool phone; /* a phone word before it (or in the member name) */
-    bool ssn;   /* "SSN", "social security" */
-    bool id;    /* an id word just before it: order, invoice, ref, ... */
+    const char *s;
+    size_t pos;        /* the token's start in s */
+    const char *key;   /* the member name holding s, or NULL */
+    signed char phone; /* a phone word before it (or in the member name); -1: not yet known */
+    signed char ssn;   /* "SSN", "social security" */
+    signed char id;    /* an id word just before it: order, invoice, ref, ... */
 };
 
-static enum shape ssn_shape(const char *s, const struct numtok *t, size_t k,
-                            const struct numctx *ctx)
+static bool ctx_phone(struct numctx *c)
+{
+    if (c->phone < 0)
+        c->phone = has_context(c->s, c->pos, phone_words) || key_has(c->key, phone_keys);
+    return c->phone;
+}
+
+static bool ctx_ssn(struct numctx *c)
+{
+    if (c->ssn < 0) c->ssn = has_context(c->s, c->pos, ssn_words) || key_has(c->key, ssn_keys);
+    return c->ssn;
+}
+
+static bool ctx_id(struct numctx *c)
+{
+    if (c->id < 0) c->id = follows_word(c->s, c->pos, id_words);
+    return c->id;
+}
+
+static enum shape ssn_shape(const char *s, const struct numtok *t, size_t k, struct numctx *ctx)
 {
     static const size_t lens[] = {3, 2, 4};
     if (t->plus || any_paren(t, k)) return SHAPE_NONE;
     bool dashed = lens_are(t, k, lens, 3) && seps_all(t, k, '-');
-    bool other = ctx->ssn &&
-                 ((lens_are(t, k, lens, 3) && seps_all(t, k, ' ')) || (k == 1 && t->g[0].len == 9));
+    bool other =
+        ((lens_are(t, k, lens, 3) && seps_all(t, k, ' ')) || (k == 1 && t->g[0].len == 9)) &&
+        ctx_ssn(ctx);
     if (!dashed && !other) return SHAPE_NONE;
     char d[NUM_MAX_DIGITS + 1];
     digits_of(s, t, k, d);
@@ -682,17 +715,17 @@ static bool is_international(const struct numtok *t, size_t k, const char *d, si
     return strspn(nat, (char[]){nat[0], '\0'}) < n_nat;
 }
 
-static bool is_us_national(const struct numtok *t, size_t k, const char *d, size_t nd, bool context)
+static bool is_us_national(const struct numtok *t, size_t k, const char *d, size_t nd,
+                           struct numctx *ctx)
 {
     static const size_t l334[] = {3, 3, 4}, l1334[] = {1, 3, 3, 4};
     size_t off = 0;
     if (k == 1) {
-        if (!context) return false;
         if (nd == 11 && d[0] == '1')
             off = 1;
         else if (nd != 10)
             return false;
-        return is_nanp_personal(d + off);
+        return ctx_phone(ctx) && is_nanp_personal(d + off);
     }
     size_t g0 = 0;
     if (lens_are(t, k, l1334, 4) && d[0] == '1' && !t->g[0].paren && t->sep[1] != '\0') {
@@ -712,22 +745,23 @@ static bool is_us_national(const struct numtok *t, size_t k, const char *d, size
     return is_nanp_personal(d + off);
 }
 
-static bool is_fr_national(const struct numtok *t, size_t k, const char *d, size_t nd, bool context)
+static bool is_fr_national(const struct numtok *t, size_t k, const char *d, size_t nd,
+                           struct numctx *ctx)
 {
     static const size_t l22222[] = {2, 2, 2, 2, 2};
     if (nd != 10 || d[0] != '0' || d[1] == '0') return false;
-    if (k == 1) return context;
+    if (k == 1) return ctx_phone(ctx);
     return lens_are(t, k, l22222, 5) && !any_paren(t, k) &&
            (seps_all(t, k, ' ') || seps_all(t, k, '.') || seps_all(t, k, '-'));
 }
 
 /* GB and DE: a trunk 0, then 2-4 groups of an area code and a subscriber number. */
 static bool is_trunk_national(const struct numtok *t, size_t k, const char *d, size_t nd,
-                              bool context, size_t min, size_t max, size_t max_groups,
+                              struct numctx *ctx, size_t min, size_t max, size_t max_groups,
                               const char *seps)
 {
     if (nd < min || nd > max || d[0] != '0' || d[1] == '0') return false;
-    if (k == 1) return context;
+    if (k == 1) return ctx_phone(ctx);
     if (k > max_groups || t->g[0].len < 3 || t->g[0].len > 5) return false;
     for (size_t g = 1; g < k; g++)
         if (t->g[g].paren || t->g[g].len < 2 || !in_set((unsigned char)t->sep[g], seps))
@@ -736,23 +770,22 @@ static bool is_trunk_national(const struct numtok *t, size_t k, const char *d, s
 }
 
 static bool phone_shape(const struct pii *st, const char *s, const struct numtok *t, size_t k,
-                        const struct numctx *ctx)
+                        struct numctx *ctx)
 {
     char d[NUM_MAX_DIGITS + 1];
     size_t nd = digits_of(s, t, k, d);
-    bool context = ctx->phone;
-    if (t->plus) return (k > 1 || context || nd >= 10) && is_international(t, k, d, nd, 0);
+    if (t->plus) return (k > 1 || nd >= 10 || ctx_phone(ctx)) && is_international(t, k, d, nd, 0);
     /* 00 is the international prefix in most of the world: "0044 20 7123 4567". */
     if (d[0] == '0' && d[1] == '0' && !t->g[0].paren)
-        return t->g[0].len > 2 && (k > 1 || context) && is_international(t, k, d + 2, nd - 2, 2);
-    if (ctx->id) return false;
-    if ((st->regions & PII_REGION_US) && is_us_national(t, k, d, nd, context)) return true;
-    if ((st->regions & PII_REGION_FR) && is_fr_national(t, k, d, nd, context)) return true;
-    if ((st->regions & PII_REGION_GB) && is_trunk_national(t, k, d, nd, context, 10, 11, 3, " -"))
-        return true;
-    if ((st->regions & PII_REGION_DE) && is_trunk_national(t, k, d, nd, context, 9, 12, 4, " -/"))
-        return true;
-    return false;
+        return t->g[0].len > 2 && (k > 1 || ctx_phone(ctx)) &&
+               is_international(t, k, d + 2, nd - 2, 2);
+    /* A national number after an id word is that id. */
+    bool national =
+        ((st->regions & PII_REGION_US) && is_us_national(t, k, d, nd, ctx)) ||
+        ((st->regions & PII_REGION_FR) && is_fr_national(t, k, d, nd, ctx)) ||
+        ((st->regions & PII_REGION_GB) && is_trunk_national(t, k, d, nd, ctx, 10, 11, 3, " -")) ||
+        ((st->regions & PII_REGION_DE) && is_trunk_national(t, k, d, nd, ctx, 9, 12, 4, " -/"));
+    return national && !ctx_id(ctx);
 }
 
 /* Classifies the token at s[i] and reports what it holds. Returns where scanning resumes. */
@@ -762,9 +795,7 @@ static size_t scan_number(const struct pii *st, const char *s, size_t n, size_t 
     struct numtok t;
     if (!parse_numtok(s, n, i, &t)) return i + 1;
     if (t.long_run) return t.end;
-    struct numctx ctx = {.phone = has_context(s, i, phone_words) || key_has(w->key, phone_keys),
-                         .ssn = has_context(s, i, ssn_words) || key_has(w->key, ssn_keys),
-                         .id = follows_word(s, i, id_words)};
+    struct numctx ctx = {.s = s, .pos = i, .key = w->key, .phone = -1, .ssn = -1, .id = -1};
     /* The whole token first, then shorter ones ending where a space starts another number. */
     for (size_t k = t.n_groups; k >= 1; k--) {
         size_t end = group_end(&t, k - 1);
@@ -986,6 +1017,15 @@ static void scan(const struct pii *st, const char *s, size_t n, const struct wal
 {
     size_t i = 0;
     while (i < n) {
+        /* Most positions start nothing: skip to an '@', or to a word's first character when it
+         * can start an address, an IBAN or a number (a hex digit, ':', a capital, '+', '('). */
+        for (; i < n; i++) {
+            unsigned char k = st->cls[(unsigned char)s[i]];
+            if ((k & CLASS_AT) || ((k & CLASS_START) &&
+                                   (i == 0 || !(st->cls[(unsigned char)s[i - 1]] & CLASS_ALNUM))))
+                break;
+        }
+        if (i == n) break;
         unsigned char c = (unsigned char)s[i];
         char masked[MASK_BYTES];
         size_t start, len;
@@ -1158,6 +1198,12 @@ static int pii_setup(void **state, const json_t *params, struct err *err)
         goto out;
     for (int k = 0; k < PII_N_KINDS; k++)
         st->kinds[k] = kinds[k] || (kinds[PII_N_KINDS] && (k == PII_IPV4 || k == PII_IPV6));
+    for (int c = 0; c < 256; c++) {
+        unsigned char u = (unsigned char)c;
+        st->cls[c] =
+            (c == '@' ? CLASS_AT : 0) | (is_alnum(u) ? CLASS_ALNUM : 0) |
+            (is_hex(u) || is_upper(u) || c == ':' || c == '+' || c == '(' ? CLASS_START : 0);
+    }
     if (json_object_get(params, "allow_domains") == NULL) {
         /* RFC 2606 and RFC 6761 names, reserved for examples and testing. */
         static const char *const reserved[] = {"example.com", "example.org", "example.net",

@@ -13,8 +13,9 @@
  *   tail_bytes or more (at least 4 times): loops without spaces ("hahaha...", CJK text, "0, 0,")
  *   that word n-grams cannot see.
  * params: n (4, 2-16), threshold (0.5), min_words (50), line_repeats (3; 0 = off),
- * min_line_chars (20), tail_bytes (256; 0 = off). Hashes are 64-bit FNV-1a (n-gram collisions
- * are ignored: at 2^-64 per pair they do not move the ratio; lines are compared byte by byte).
+ * min_line_chars (20), tail_bytes (256; 0 = off). Word and n-gram hashes are 64-bit FNV-1a
+ * (n-gram collisions are ignored: at 2^-64 per pair they do not move the ratio); lines are hashed
+ * 8 bytes at a time and compared byte by byte.
  * Not applicable for error statuses or blank text. Known misses: a JSON array repeating one
  * string value (deduplicated as structure); and the other way, a song or poem whose chorus
  * repeats a long line 3 times is flagged (raise line_repeats for such routes).
@@ -111,7 +112,10 @@ static void teardown(void *state)
 
 static bool is_word_byte(unsigned char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+    /* One bit per byte: 0-9, A-Z, a-z and 0x80-0xff. */
+    static const uint64_t word_bytes[4] = {0x03ff000000000000, 0x07fffffe07fffffe,
+                                           0xffffffffffffffff, 0xffffffffffffffff};
+    return (word_bytes[c >> 6] >> (c & 63)) & 1;
 }
 
 static bool is_space(char c)
@@ -234,7 +238,12 @@ static double ngram_ratio(const struct words *w, int n, size_t *top, uint32_t *t
         uint64_t h = FNV_OFFSET;
         for (int k = 0; k < n; k++)
             h = (h ^ w->v[i + (size_t)k].hash) * FNV_PRIME;
-        struct slot *s = table_get(table, mask, h, NULL, (uint32_t)i, 0, false);
+        /* table_get() without the byte comparison, inline: this loop is the hot one. */
+        size_t at = h & mask;
+        while (table[at].count != 0 && table[at].hash != h)
+            at = (at + 1) & mask;
+        struct slot *s = &table[at];
+        if (s->count == 0) *s = (struct slot){h, (uint32_t)i, 0, 0};
         distinct += s->count == 0;
         if (++s->count > *top_count) {
             *top_count = s->count;
@@ -245,13 +254,30 @@ static double ngram_ratio(const struct words *w, int n, size_t *top, uint32_t *t
     return (double)(n_grams - distinct) / (double)n_grams;
 }
 
+/* A line's hash, 8 bytes at a time (lines are compared byte by byte: it only spreads them). */
+static uint64_t line_hash(const char *s, size_t n)
+{
+    uint64_t h = FNV_OFFSET ^ n;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
+    }
+    uint64_t v = 0;
+    memcpy(&v, s, n);
+    h = (h ^ v) * 0x9e3779b97f4a7c15ULL;
+    return h ^ h >> 32;
+}
+
 /* The most repeated qualifying line: returns its count and its range (*start, *line_len). */
 static uint32_t top_line(const struct repetition *p, const char *t, size_t len, uint32_t *start,
                          uint32_t *line_len)
 {
     size_t n_lines = 1;
-    for (size_t i = 0; i < len; i++)
-        n_lines += t[i] == '\n';
+    for (const char *nl = memchr(t, '\n', len); nl;
+         nl = memchr(nl + 1, '\n', len - (size_t)(nl + 1 - t)))
+        n_lines++;
     size_t mask = table_size(n_lines) - 1;
     struct slot *table = xcalloc(mask + 1, sizeof(*table));
     uint32_t best = 0;
@@ -273,10 +299,8 @@ static uint32_t top_line(const struct repetition *p, const char *t, size_t len, 
         for (size_t i = b; i < e && !has_word; i++)
             has_word = is_word_byte((unsigned char)t[i]);
         if (!has_word) continue;
-        uint64_t h = FNV_OFFSET;
-        for (size_t i = b; i < e; i++)
-            h = (h ^ (unsigned char)t[i]) * FNV_PRIME;
-        struct slot *s = table_get(table, mask, h, t, (uint32_t)b, (uint32_t)(e - b), true);
+        struct slot *s = table_get(table, mask, line_hash(t + b, e - b), t, (uint32_t)b,
+                                   (uint32_t)(e - b), true);
         if (++s->count > best) {
             best = s->count;
             *start = s->start;

@@ -3,7 +3,10 @@
  *
  * One left-to-right pass over each string, trying at each token start the detectors below, each
  * a hand-written matcher that reads a bounded number of bytes, so the cost is linear in the
- * text and no input backtracks. Kinds (params.kinds, all on by default):
+ * text and no input backtracks. A detector is only tried where it can match: at its prefix's
+ * first character, an AWS secret where a 40-character run can end, a generic assignment where
+ * a ':' or '=' comes after no more than a name, a quote and blanks. Kinds (params.kinds, all
+ * on by default):
  *   openai       sk-... (also sk-proj-, sk-svcacct-, sk-admin-): >= 32 chars [A-Za-z0-9_-] after
  *                sk- with upper, lower and digit (OpenAI and the sk- keys of compatible APIs)
  *   anthropic    sk-ant-<kind><NN>-... (api03, admin01, ...): >= 40 chars after sk-ant-
@@ -77,7 +80,16 @@ static const char *const kind_names[SECRETS_N_KINDS] = {
 #define PEM_BODY_MAX_BYTES      65536
 #define JWT_HEADER_MAX_BYTES    1024
 
+/* What a character can be in the scan. */
+enum secrets_class {
+    CLASS_TOK = 1 << 0,   /* is_tok() */
+    CLASS_ALNUM = 1 << 1, /* is_alnum() */
+    CLASS_COLON = 1 << 2, /* ':' */
+};
+
 struct secrets {
+    unsigned char cls[256];            /* enum secrets_class bits of each character */
+    uint64_t prefix_pairs[65536 / 64]; /* the first two characters of an enabled kind's prefix */
     bool kinds[SECRETS_N_KINDS];
     bool entropy;
     double entropy_threshold;
@@ -142,6 +154,10 @@ static bool starts_with(const char *s, size_t n, size_t i, const char *prefix)
     size_t len = strlen(prefix);
     return n - i >= len && memcmp(s + i, prefix, len) == 0;
 }
+
+/* starts_with() for a string literal, whose length the compiler knows. */
+#define STARTS_WITH(s, n, i, literal)                                                              \
+    ((n) - (i) >= sizeof(literal) - 1 && memcmp((s) + (i), literal, sizeof(literal) - 1) == 0)
 
 static size_t run(const char *s, size_t n, size_t i, bool (*in_class)(unsigned char))
 {
@@ -260,7 +276,7 @@ static void report(const struct secrets *st, struct findings *f, const struct wa
     /* A private key shows its BEGIN line's label ("RSA PRIVATE KEY"), which is no secret;
      * anything else its first 4 characters, fewer for a short value. */
     char masked[48];
-    if (starts_with(s, start + len, start, "-----BEGIN ")) {
+    if (STARTS_WITH(s, start + len, start, "-----BEGIN ")) {
         size_t label = start + 11, end = label;
         while (end < start + len && end - label < sizeof(masked) - 5 && s[end] != '-')
             end++;
@@ -281,7 +297,7 @@ static void report(const struct secrets *st, struct findings *f, const struct wa
 
 static size_t match_anthropic(const char *s, size_t n, size_t i)
 {
-    if (!starts_with(s, n, i, "sk-ant-")) return 0;
+    if (!STARTS_WITH(s, n, i, "sk-ant-")) return 0;
     size_t len = 7 + run(s, n, i + 7, is_tok);
     if (len < 7 + 40 || !is_mixed(s + i + 7, len - 7) || is_placeholder(s + i, len)) return 0;
     return len;
@@ -289,7 +305,7 @@ static size_t match_anthropic(const char *s, size_t n, size_t i)
 
 static size_t match_openai(const char *s, size_t n, size_t i)
 {
-    if (!starts_with(s, n, i, "sk-") || starts_with(s, n, i, "sk-ant-")) return 0;
+    if (!STARTS_WITH(s, n, i, "sk-") || STARTS_WITH(s, n, i, "sk-ant-")) return 0;
     size_t len = 3 + run(s, n, i + 3, is_tok);
     if (len < 3 + 32 || !is_mixed(s + i + 3, len - 3) || is_placeholder(s + i, len)) return 0;
     return len;
@@ -297,7 +313,7 @@ static size_t match_openai(const char *s, size_t n, size_t i)
 
 static size_t match_aws_id(const char *s, size_t n, size_t i)
 {
-    if (!starts_with(s, n, i, "AKIA") && !starts_with(s, n, i, "ASIA")) return 0;
+    if (!STARTS_WITH(s, n, i, "AKIA") && !STARTS_WITH(s, n, i, "ASIA")) return 0;
     size_t k = i + 4;
     while (k < n && k - i < 20 && (is_upper((unsigned char)s[k]) || is_digit((unsigned char)s[k])))
         k++;
@@ -312,6 +328,10 @@ static size_t match_aws_secret(const char *s, size_t n, size_t i, const struct w
                                size_t last_aws_id_end)
 {
     if (i > 0 && (is_b64any((unsigned char)s[i - 1]))) return 0;
+    /* Most token starts fail on the 40th and 41st characters already. */
+    if (n - i < 40 || !is_b64((unsigned char)s[i + 39]) ||
+        (n - i > 40 && is_b64any((unsigned char)s[i + 40])))
+        return 0;
     size_t len = run(s, n, i, is_b64);
     if (len != 40 || (i + len < n && is_b64any((unsigned char)s[i + len]))) return 0;
     if (!is_mixed(s + i, len) || is_placeholder(s + i, len)) return 0;
@@ -325,7 +345,7 @@ static size_t match_aws_secret(const char *s, size_t n, size_t i, const struct w
 static size_t match_github(const char *s, size_t n, size_t i)
 {
     size_t body;
-    if (starts_with(s, n, i, "github_pat_")) {
+    if (STARTS_WITH(s, n, i, "github_pat_")) {
         body = run(s, n, i + 11, is_tok);
         if (body < 60 || is_placeholder(s + i + 11, body)) return 0;
         return 11 + body;
@@ -358,7 +378,7 @@ static size_t match_slack_token(const char *s, size_t n, size_t i)
         s[i + 4] == '-') {
         prefix = 5;
         min_body = 20;
-    } else if (starts_with(s, n, i, "xapp-")) {
+    } else if (STARTS_WITH(s, n, i, "xapp-")) {
         prefix = 5;
         min_body = 30;
     } else {
@@ -403,7 +423,7 @@ static size_t match_slack_webhook(const char *s, size_t n, size_t i)
 
 static size_t match_google(const char *s, size_t n, size_t i)
 {
-    if (!starts_with(s, n, i, "AIza")) return 0;
+    if (!STARTS_WITH(s, n, i, "AIza")) return 0;
     size_t body = run(s, n, i + 4, is_tok);
     if (body != 35) return 0;
     struct classes c = classes_of(s + i + 4, body);
@@ -413,7 +433,7 @@ static size_t match_google(const char *s, size_t n, size_t i)
 
 static size_t match_stripe(const char *s, size_t n, size_t i)
 {
-    if (!starts_with(s, n, i, "sk_live_") && !starts_with(s, n, i, "rk_live_")) return 0;
+    if (!STARTS_WITH(s, n, i, "sk_live_") && !STARTS_WITH(s, n, i, "rk_live_")) return 0;
     size_t body = run(s, n, i + 8, is_alnum);
     if (body < 20 || (i + 8 + body < n && is_tok((unsigned char)s[i + 8 + body])) ||
         !is_mixed(s + i + 8, body) || is_placeholder(s + i + 8, body))
@@ -425,34 +445,34 @@ static size_t match_stripe(const char *s, size_t n, size_t i)
  * at least 64 base64 characters up to the next "-----" (the END line). */
 static size_t match_private_key(const char *s, size_t n, size_t i)
 {
-    if (!starts_with(s, n, i, "-----BEGIN ")) return 0;
+    if (!STARTS_WITH(s, n, i, "-----BEGIN ")) return 0;
     size_t k = i + 11;
     size_t limit = k + 48 < n ? k + 48 : n;
     while (k < limit &&
            (is_upper((unsigned char)s[k]) || is_digit((unsigned char)s[k]) || s[k] == ' ') &&
-           !starts_with(s, n, k, "PRIVATE KEY"))
+           !STARTS_WITH(s, n, k, "PRIVATE KEY"))
         k++;
-    if (!starts_with(s, n, k, "PRIVATE KEY")) return 0;
+    if (!STARTS_WITH(s, n, k, "PRIVATE KEY")) return 0;
     k += 11;
-    if (starts_with(s, n, k, " BLOCK")) k += 6;
-    if (!starts_with(s, n, k, "-----")) return 0;
+    if (STARTS_WITH(s, n, k, " BLOCK")) k += 6;
+    if (!STARTS_WITH(s, n, k, "-----")) return 0;
     k += 5;
     size_t body = 0, end = k;
     size_t cap = n - k < PEM_BODY_MAX_BYTES ? n : k + PEM_BODY_MAX_BYTES;
-    while (end < cap && !starts_with(s, n, end, "-----")) {
+    while (end < cap && !STARTS_WITH(s, n, end, "-----")) {
         if (is_b64((unsigned char)s[end]) || s[end] == '=') body++;
-        if (s[end] == '<' || starts_with(s, n, end, "...") ||
-            starts_with(s, n, end, "\xe2\x80\xa6"))
+        if (s[end] == '<' || STARTS_WITH(s, n, end, "...") ||
+            STARTS_WITH(s, n, end, "\xe2\x80\xa6"))
             return 0;
         end++;
     }
     if (body < 64) return 0;
-    if (starts_with(s, n, end, "-----END")) {
+    if (STARTS_WITH(s, n, end, "-----END")) {
         end += 8;
         while (end < n && end - i < PEM_BODY_MAX_BYTES + 128 && s[end] != '\n' &&
-               !starts_with(s, n, end, "-----"))
+               !STARTS_WITH(s, n, end, "-----"))
             end++;
-        if (starts_with(s, n, end, "-----")) end += 5;
+        if (STARTS_WITH(s, n, end, "-----")) end += 5;
     }
     return end - i;
 }
@@ -501,7 +521,7 @@ static bool is_jwt_header(const char *s, size_t n)
 
 static size_t match_jwt(const char *s, size_t n, size_t i)
 {
-    if (!starts_with(s, n, i, "eyJ")) return 0;
+    if (!STARTS_WITH(s, n, i, "eyJ")) return 0;
     size_t part_start[5], part_len[5], n_parts = 0, k = i;
     while (n_parts < 5) {
         part_start[n_parts] = k;
@@ -526,7 +546,7 @@ static size_t match_jwt(const char *s, size_t n, size_t i)
 /* scheme://user:password@host: returns the password's length and its start in *pass_start. */
 static size_t match_url_credentials(const char *s, size_t n, size_t i, size_t *pass_start)
 {
-    if (!starts_with(s, n, i, "://")) return 0;
+    if (!STARTS_WITH(s, n, i, "://")) return 0;
     size_t user = i + 3, k = user;
     while (k < n && k - user < 64 &&
            (is_alnum((unsigned char)s[k]) || in_set((unsigned char)s[k], "._~%!$&*+,;=-")))
@@ -597,12 +617,13 @@ static size_t match_generic(const struct secrets *st, const char *s, size_t n, s
     size_t k = i;
     while (k < n && k - i < 64 && (is_tok((unsigned char)s[k]) || s[k] == '.'))
         k++;
-    if (k == i || !(is_alnum((unsigned char)s[i]) || s[i] == '_') || !is_secret_name(s + i, k - i))
-        return 0;
+    if (k == i || !(is_alnum((unsigned char)s[i]) || s[i] == '_')) return 0;
+    size_t name_end = k;
     if (k < n && (s[k] == '"' || s[k] == '\'')) k++;
     while (k < n && (s[k] == ' ' || s[k] == '\t'))
         k++;
-    if (k < n && (s[k] == ':' || s[k] == '=')) {
+    /* The separator first: most words are not followed by one, and the name costs more. */
+    if (k < n && (s[k] == ':' || s[k] == '=') && is_secret_name(s + i, name_end - i)) {
         k++;
         if (k < n && (s[k] == '=' || s[k] == '>')) k++;
     } else {
@@ -642,17 +663,19 @@ static size_t match_specific(const struct secrets *st, const char *s, size_t n, 
         *kind = (name);                                                                            \
         return len;                                                                                \
     }
-    TRY(st->kinds[SECRETS_ANTHROPIC], "anthropic", match_anthropic(s, n, i))
-    TRY(st->kinds[SECRETS_OPENAI], "openai", match_openai(s, n, i))
-    TRY(st->kinds[SECRETS_AWS], "aws_access_key_id", match_aws_id(s, n, i))
-    TRY(st->kinds[SECRETS_AWS], "aws_secret_access_key",
+    /* Each detector is tried only where its prefix can start: the character it needs first. */
+    unsigned char c = i < n ? (unsigned char)s[i] : '\0';
+    TRY(st->kinds[SECRETS_ANTHROPIC] && c == 's', "anthropic", match_anthropic(s, n, i))
+    TRY(st->kinds[SECRETS_OPENAI] && c == 's', "openai", match_openai(s, n, i))
+    TRY(st->kinds[SECRETS_AWS] && c == 'A', "aws_access_key_id", match_aws_id(s, n, i))
+    TRY(st->kinds[SECRETS_AWS] && is_b64(c), "aws_secret_access_key",
         match_aws_secret(s, n, i, w, last_aws_id_end))
-    TRY(st->kinds[SECRETS_GITHUB], "github", match_github(s, n, i))
-    TRY(st->kinds[SECRETS_SLACK], "slack", match_slack_token(s, n, i))
-    TRY(st->kinds[SECRETS_GOOGLE], "google", match_google(s, n, i))
-    TRY(st->kinds[SECRETS_STRIPE], "stripe", match_stripe(s, n, i))
-    TRY(st->kinds[SECRETS_JWT], "jwt", match_jwt(s, n, i))
-    TRY(st->kinds[SECRETS_PRIVATE_KEY], "private_key", match_private_key(s, n, i))
+    TRY(st->kinds[SECRETS_GITHUB] && c == 'g', "github", match_github(s, n, i))
+    TRY(st->kinds[SECRETS_SLACK] && c == 'x', "slack", match_slack_token(s, n, i))
+    TRY(st->kinds[SECRETS_GOOGLE] && c == 'A', "google", match_google(s, n, i))
+    TRY(st->kinds[SECRETS_STRIPE] && (c == 's' || c == 'r'), "stripe", match_stripe(s, n, i))
+    TRY(st->kinds[SECRETS_JWT] && c == 'e', "jwt", match_jwt(s, n, i))
+    TRY(st->kinds[SECRETS_PRIVATE_KEY] && c == '-', "private_key", match_private_key(s, n, i))
 #undef TRY
     return 0;
 }
@@ -681,6 +704,57 @@ static void scan_entropy(const struct secrets *st, const char *s, size_t n,
     }
 }
 
+/* Can match_specific() find something at s[i]? false only when it cannot: no prefix starts
+ * with the two characters there, and no 40-character run of base64 (an AWS secret) starts
+ * there. */
+static bool may_be_specific(const struct secrets *st, const char *s, size_t n, size_t i)
+{
+    if (n - i >= 2) {
+        unsigned pair = (unsigned)(unsigned char)s[i] << 8 | (unsigned char)s[i + 1];
+        if ((st->prefix_pairs[pair / 64] >> (pair % 64)) & 1) return true;
+    }
+    return st->kinds[SECRETS_AWS] && n - i >= 40 && is_b64((unsigned char)s[i + 39]) &&
+           !(n - i > 40 && is_b64any((unsigned char)s[i + 40]));
+}
+
+/* The first position from i on where something can start, or n: a token's start, a ':'
+ * (scheme://), or an 'h' after a '_' or '-' (hooks.slack.com, which no letter or digit may
+ * precede). Most positions start nothing: runs of letters and digits are skipped whole. */
+static size_t next_start(const struct secrets *st, const char *s, size_t n, size_t i)
+{
+    unsigned char prev = i > 0 ? st->cls[(unsigned char)s[i - 1]] : 0;
+    bool in_token = prev & CLASS_TOK;
+    if (in_token && !(prev & CLASS_ALNUM) && i < n && s[i] == 'h') return i;
+    while (i < n) {
+        if (!in_token) {
+            while (i < n && !(st->cls[(unsigned char)s[i]] & (CLASS_TOK | CLASS_COLON)))
+                i++;
+            return i;
+        }
+        while (i < n && (st->cls[(unsigned char)s[i]] & CLASS_ALNUM))
+            i++;
+        if (i == n) break;
+        unsigned char k = st->cls[(unsigned char)s[i]];
+        if (k & CLASS_TOK) { /* '_' or '-': the token goes on */
+            i++;
+            if (i < n && s[i] == 'h') return i;
+        } else if (k & CLASS_COLON) {
+            return i;
+        } else {
+            in_token = false;
+            i++;
+        }
+    }
+    return n;
+}
+
+/* The first c in s[from..n), or n. */
+static size_t find_char(const char *s, size_t n, size_t from, char c)
+{
+    const char *p = from < n ? memchr(s + from, c, n - from) : NULL;
+    return p ? (size_t)(p - s) : n;
+}
+
 static void scan(const struct secrets *st, const char *s, size_t n, const struct walk_where *w,
                  struct findings *f)
 {
@@ -694,11 +768,15 @@ static void scan(const struct secrets *st, const char *s, size_t n, const struct
         return;
     }
     size_t i = 0;
+    size_t next_colon = 0, next_equals = 0; /* the first ':' and '=' at or after i, or n */
+    bool found_colon = false, found_equals = false;
     while (i < n) {
+        i = next_start(st, s, n, i);
+        if (i == n) break;
         unsigned char c = (unsigned char)s[i];
         bool token_start = i == 0 || !is_tok((unsigned char)s[i - 1]);
         size_t len = 0, start = i;
-        if (token_start && (is_alnum(c) || c == '-'))
+        if (token_start && (is_alnum(c) || c == '-') && may_be_specific(st, s, n, i))
             len = match_specific(st, s, n, i, w, last_aws_id_end, &kind);
         if (!len && c == 'h' && st->kinds[SECRETS_SLACK] &&
             (i == 0 || !is_alnum((unsigned char)s[i - 1])) && (len = match_slack_webhook(s, n, i)))
@@ -706,9 +784,22 @@ static void scan(const struct secrets *st, const char *s, size_t n, const struct
         if (!len && c == ':' && st->kinds[SECRETS_URL_CREDENTIALS] &&
             (len = match_url_credentials(s, n, i, &start)))
             kind = "url_credentials";
-        if (!len && token_start && (is_alnum(c) || c == '_') && st->kinds[SECRETS_GENERIC] &&
-            (len = match_generic(st, s, n, i, w, &start)))
-            kind = "generic";
+        if (!len && token_start && (is_alnum(c) || c == '_') && st->kinds[SECRETS_GENERIC]) {
+            /* An assignment's separator is the first ':' or '=' after the name (of at most 64
+             * characters, then a quote), and past those only blanks come before it. */
+            if (!found_colon || next_colon < i) {
+                next_colon = find_char(s, n, i, ':');
+                found_colon = true;
+            }
+            if (!found_equals || next_equals < i) {
+                next_equals = find_char(s, n, i, '=');
+                found_equals = true;
+            }
+            size_t sep = next_colon < next_equals ? next_colon : next_equals;
+            if (sep < n && (sep - i <= 65 || s[sep - 1] == ' ' || s[sep - 1] == '\t') &&
+                (len = match_generic(st, s, n, i, w, &start)))
+                kind = "generic";
+        }
         if (!len) {
             i++;
             continue;
@@ -755,6 +846,23 @@ static int secrets_setup(void **state, const json_t *params, struct err *err)
                        &allow, err) < 0)
         goto out;
     st->entropy_min_length = (size_t)min_length;
+    /* The first two characters of the prefixes match_specific() looks for. */
+    static const struct {
+        enum secrets_kind kind;
+        const char *pair;
+    } prefixes[] = {{SECRETS_OPENAI, "sk"},     {SECRETS_ANTHROPIC, "sk"}, {SECRETS_AWS, "AK"},
+                    {SECRETS_AWS, "AS"},        {SECRETS_GITHUB, "gh"},    {SECRETS_GITHUB, "gi"},
+                    {SECRETS_SLACK, "xo"},      {SECRETS_SLACK, "xa"},     {SECRETS_GOOGLE, "AI"},
+                    {SECRETS_STRIPE, "sk"},     {SECRETS_STRIPE, "rk"},    {SECRETS_JWT, "ey"},
+                    {SECRETS_PRIVATE_KEY, "--"}};
+    for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
+        unsigned pair =
+            (unsigned)(unsigned char)prefixes[p].pair[0] << 8 | (unsigned char)prefixes[p].pair[1];
+        if (st->kinds[prefixes[p].kind]) st->prefix_pairs[pair / 64] |= (uint64_t)1 << (pair % 64);
+    }
+    for (int c = 0; c < 256; c++)
+        st->cls[c] = (is_tok((unsigned char)c) ? CLASS_TOK : 0) |
+                     (is_alnum((unsigned char)c) ? CLASS_ALNUM : 0) | (c == ':' ? CLASS_COLON : 0);
     size_t idx;
     const json_t *e;
     json_array_foreach(allow, idx, e)

@@ -1088,7 +1088,7 @@ static const char *const help_lines[] = {
     "Usage: sigmaproxy [--config FILE] [--listen HOST:PORT] [--admin-listen HOST:PORT]\n"
     "                  [--upstream URL] [--sample-rate R] [--redis URL] [--spool-dir DIR]\n"
     "                  [--max-body BYTES] [--check-config] [--version] [--help]\n"
-    "       sigmaproxy triage list|show|claim|label|export ...\n",
+    "       sigmaproxy triage list|show|claim|label|export|stats ...\n",
     "Precedence: command-line flag > SIGMAPROXY_* environment > JSON file (--config) > default.",
     "  --config FILE",
     "env SIGMAPROXY_CONFIG, default none",

@@ -57,6 +57,13 @@ static const struct harness_case cases[] = {
     {"area code starting with 1 is not NANP", "e.g. 123-456-7890", NULL, false, NULL, NULL},
     {"unseparated 10 digits without a phone word", "Account 6462917738", NULL, false, NULL, NULL},
     {"dashed number after an id word", "Invoice 415-638-2047 is overdue.", NULL, false, NULL, NULL},
+    {"dashed phone after an id word is that id", "Invoice 415-638-2047 is paid.", NULL, false, NULL,
+     NULL},
+    {"11 digits with a leading 1 after a phone word", "tel 16462917738", NULL, true, "phone", NULL},
+    {"unseparated digits with the phone word past the context",
+     "phone: see the directory for "
+     "the desk number 6462917738",
+     NULL, false, NULL, NULL},
     {"unassigned country code", "+28 1234 5678 90", NULL, false, NULL, NULL},
     {"French national needs region FR", "Appelez le 06 12 48 93 57.", NULL, false, NULL, NULL},
     {"ISO date", "Shipped 2024-11-29.", NULL, false, NULL, NULL},

@@ -142,6 +142,16 @@ static const struct harness_case cases[] = {
      true, "generic", NULL},
     {"npm auth token", "//registry.npmjs.org/:_authToken=npm_Z8EVeIz4J7utmglhJ1LcaEL4qPr0akShZ5PF",
      NULL, true, "generic", NULL},
+    {"separator far after the name, blanks between",
+     "api_key                                                                      = "
+     "q8Z2vN4kR7wL1xT9mB3cF6hJ",
+     NULL, true, "generic at 79: q8Z2***", "vN4kR7"},
+    {"dotted name of 60 characters",
+     "settings.production.database.primary.connection.password = "
+     "q8Z2vN4kR7wL1xT9mB3cF6hJ",
+     NULL, true, "generic at 59", NULL},
+    {"secret name in a sentence, no separator", "Rotate the api_key q8Z2vN4kR7wL1xT9mB3cF6hJ now.",
+     NULL, false, NULL, NULL},
     {"secret read from the environment", "SECRET_KEY = os.getenv('DJANGO_SECRET_KEY')", NULL, false,
      NULL, NULL},
     {"max_tokens is not a token", "max_tokens = 4096, token_type = bearer_abc123def", NULL, false,
@@ -149,6 +159,10 @@ static const struct harness_case cases[] = {
     {"placeholder value", "aws_secret_access_key = YOUR_SECRET_ACCESS_KEY", NULL, false, NULL,
      NULL},
     {"password prompt", "password = getpass.getpass()", NULL, false, NULL, NULL},
+    {"AWS secret after the id, ending the text", AKIA " " AWS_SECRET, NULL, true,
+     "aws_secret_access_key at 21", NULL},
+    {"41 base64 characters are not an AWS secret", "the secret " AWS_SECRET "x", NULL, false, NULL,
+     NULL},
 
     /* Look-alikes */
     {"SHA-256 hex", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", NULL, false,
