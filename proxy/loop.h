@@ -49,8 +49,8 @@ struct stats *loop_stats_mut(struct loop *l);
 struct queue *loop_captures(struct loop *l);
 const struct sampler *loop_sampler(const struct loop *l);
 bool loop_is_draining(const struct loop *l);
-/* A connection was resumed: run MHD before sleeping again. */
-void loop_need_mhd_run(struct loop *l);
+/* A connection was resumed: run MHD before sleeping again; with now, before the next socket. */
+void loop_need_mhd_run(struct loop *l, bool now);
 /* Relays with a running transfer are tracked for their deadlines and client watches. */
 void loop_track(struct loop *l, struct relay *r);
 void loop_untrack(struct loop *l, struct relay *r);

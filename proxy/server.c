@@ -179,7 +179,7 @@ void server_wake(struct relay *r)
     if (!r->suspended) return;
     r->suspended = false;
     MHD_resume_connection(r->conn);
-    loop_need_mhd_run(r->loop);
+    loop_need_mhd_run(r->loop, r->phase == RELAY_RESPONDING);
 }
 
 void server_on_client_hangup(struct relay *r)
