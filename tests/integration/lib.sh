@@ -327,19 +327,31 @@ start_proxy() {
 # script when redis-server is not installed.
 start_redis() {
     command -v redis-server >/dev/null || skip_all "redis-server is not installed"
-    local port=${1:-} i
-    if [ -z "$port" ]; then
-        for i in $(seq 1 50); do
-            port=$((20000 + RANDOM % 40000))
-            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-        done
-    fi
+    local want=${1:-} port attempt i
     mkdir -p "$TEST_DIR/redis"
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$TEST_DIR/redis" --daemonize no >"$TEST_DIR/redis.log" 2>&1 &
-    REDIS_PID=$!
+    # A free port below the kernel's ephemeral range (32768+), where no outgoing connection can
+    # hold it; another process may still take it first, so a failed bind tries another one.
+    for attempt in 1 2 3 4 5; do
+        port=$want
+        if [ -z "$port" ]; then
+            for i in $(seq 1 50); do
+                port=$((20000 + RANDOM % 12000))
+                (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+            done
+        fi
+        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$TEST_DIR/redis" --daemonize no >"$TEST_DIR/redis.log" 2>&1 &
+        REDIS_PID=$!
+        if wait_until "redis-cli -p $port ping 2>/dev/null | grep -q PONG || ! _is_running $REDIS_PID" 10 &&
+            _is_running "$REDIS_PID"; then
+            break
+        fi
+        wait "$REDIS_PID" 2>/dev/null
+        [ -n "$want" ] && [ "$attempt" -ge 3 ] && break
+        sleep 0.2
+    done
     _register "$REDIS_PID" "redis-server" "$TEST_DIR/redis.log"
-    wait_until "redis-cli -p $port ping 2>/dev/null | grep -q PONG" 10 ||
+    redis-cli -p "$port" ping 2>/dev/null | grep -q PONG ||
         _start_failed redis-server "$REDIS_PID" "$TEST_DIR/redis.log" "no PONG within 10 s"
     REDIS_PORT=$port
     REDIS_URL=redis://127.0.0.1:$port
