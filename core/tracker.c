@@ -498,6 +498,10 @@ static json_t *chart_json(const struct tracker *t, const struct chart *c, size_t
     json_object_set_new(o, "state", json_string(sigma_state_name(judge(t, c, l))));
     json_object_set_new(o, "p0", json_real(l.p0));
     json_object_set_new(o, "centre_from", json_string(c->frozen ? "reference" : "p0"));
+    /* Units per window this chart needs to tell its p1 from its centre (SIXSIGMA.md §10). */
+    double need = sigma_detect_n(l.p0, l.p1, t->cfg.alpha, t->cfg.power, true);
+    json_object_set_new(o, "required_n",
+                        isfinite(need) ? json_integer((json_int_t)ceil(need)) : json_null());
     json_object_set_new(o, "p1", json_real(l.p1));
     json_object_set_new(o, "window", window_json(t, judged_window(t, c), i, l));
     json_object_set_new(o, "current", window_json(t, &c->cur, i, l));
