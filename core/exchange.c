@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/xalloc.h"
@@ -75,4 +76,31 @@ const char *exchange_outcome_name(enum exchange_outcome outcome)
         return "refused";
     }
     return "complete";
+}
+
+char *exchange_header(const struct exchange *ex, const char *name)
+{
+    const struct buf *head = &ex->response_head;
+    if (head->data == NULL) return NULL;
+    size_t name_len = strlen(name);
+    struct buf v;
+    buf_init(&v, 2 * head->len + 2);
+    const char *p = head->data, *end = head->data + head->len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL) eol = end;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon && (size_t)(colon - p) == name_len && strncasecmp(p, name, name_len) == 0) {
+            const char *a = colon + 1, *b = eol;
+            while (a < b && (*a == ' ' || *a == '\t'))
+                a++;
+            while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
+                b--;
+            if (v.len > 0) buf_append(&v, ", ", 2);
+            buf_append(&v, a, (size_t)(b - a));
+        }
+        p = eol + 1;
+    }
+    size_t len;
+    return buf_steal(&v, &len); /* NULL when nothing was appended */
 }

@@ -66,6 +66,10 @@ void exchange_retain(struct exchange *ex);
 /* Drops a reference; the last one frees. NULL does nothing. */
 void exchange_release(struct exchange *ex);
 
+/* Returns a new string (free()): the values of every `name:` line of the captured response head
+ * (any case) joined with ", "; NULL when there is none. */
+char *exchange_header(const struct exchange *ex, const char *name);
+
 /* Appends body bytes, keeping at most the cap and counting the rest. */
 void exchange_add_body(struct exchange *ex, const void *data, size_t len);
 

@@ -699,34 +699,6 @@ static json_t *load_json(const char *buf, size_t len, json_error_t *error)
 
 /* ---- The response's headers and path ---- */
 
-/* Returns a new string: the values of every `name:` line of head joined with ", "; NULL when
- * there is none. */
-static char *head_value(const struct buf *head, const char *name)
-{
-    if (head->data == NULL) return NULL;
-    size_t name_len = strlen(name);
-    struct buf v;
-    buf_init(&v, 2 * head->len + 2);
-    const char *p = head->data, *end = head->data + head->len;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (eol == NULL) eol = end;
-        const char *colon = memchr(p, ':', (size_t)(eol - p));
-        if (colon && (size_t)(colon - p) == name_len && strncasecmp(p, name, name_len) == 0) {
-            const char *a = colon + 1, *b = eol;
-            while (a < b && (*a == ' ' || *a == '\t'))
-                a++;
-            while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
-                b--;
-            if (v.len > 0) buf_append(&v, ", ", 2);
-            buf_append(&v, a, (size_t)(b - a));
-        }
-        p = eol + 1;
-    }
-    size_t len;
-    return buf_steal(&v, &len); /* NULL when nothing was appended */
-}
-
 static bool has_suffix(const char *s, size_t len, const char *suffix)
 {
     size_t n = strlen(suffix);
@@ -1301,8 +1273,8 @@ int extract(const struct exchange *ex, size_t max_decoded_bytes, struct extracte
     const char *body;
     size_t len = 0;
     bool cut = false;
-    char *encoding = head_value(&ex->response_head, "content-encoding");
-    char *content_type = head_value(&ex->response_head, "content-type");
+    char *encoding = exchange_header(ex, "content-encoding");
+    char *content_type = exchange_header(ex, "content-type");
 
     memset(out, 0, sizeof(*out));
     memset(&a, 0, sizeof(a));

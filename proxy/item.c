@@ -73,34 +73,6 @@ static void set_str(json_t *obj, const char *key, const char *s)
     set_text(obj, key, s, s ? strlen(s) : 0, 4096, NULL);
 }
 
-/* Returns a new string: the values of the `name:` lines of a captured head, joined by ", ";
- * NULL when there is none. */
-static char *head_value(const struct buf *head, const char *name)
-{
-    if (head->data == NULL) return NULL;
-    size_t name_len = strlen(name);
-    struct buf v;
-    buf_init(&v, head->len + 1);
-    const char *p = head->data, *end = head->data + head->len;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (eol == NULL) eol = end;
-        const char *colon = memchr(p, ':', (size_t)(eol - p));
-        if (colon && (size_t)(colon - p) == name_len && strncasecmp(p, name, name_len) == 0) {
-            const char *a = colon + 1, *b = eol;
-            while (a < b && (*a == ' ' || *a == '\t'))
-                a++;
-            while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
-                b--;
-            if (v.len > 0) buf_append_some(&v, ", ", 2);
-            buf_append_some(&v, a, (size_t)(b - a));
-        }
-        p = eol + 1;
-    }
-    size_t len;
-    return buf_steal(&v, &len);
-}
-
 static json_t *ms_json(int64_t from_us, int64_t to_us)
 {
     if (from_us == 0 || to_us == 0 || to_us < from_us) return json_null();
@@ -110,7 +82,7 @@ static json_t *ms_json(int64_t from_us, int64_t to_us)
 /* The decoded response body, capped; or why it could not be decoded. */
 static void set_raw(json_t *item, const struct exchange *ex)
 {
-    char *encoding = head_value(&ex->response_head, "content-encoding");
+    char *encoding = exchange_header(ex, "content-encoding");
     char *body = NULL;
     size_t len = 0;
     bool cut = false;
