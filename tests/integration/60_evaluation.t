@@ -40,7 +40,7 @@ send 2 openai_secret.json
 send 2 openai_json_content_truncated.json
 http e503 -H 'x-mock-status: 503' "$PROXY_URL/v1/chat/completions" -d '{"model":"gpt-4o-mini"}'
 ok "all 42 exchanges evaluated" \
-    wait_until "curl -s '$ADMIN_URL/stats' | grep -q '\"evaluated\": 42'" 10
+    wait_until "curl -s '$ADMIN_URL/stats' | grep -q '\"evaluated\": 42'" 20
 stats=$(curl -s "$ADMIN_URL/stats" | tr -d ' \n')
 chart() { # SCORER FIELD: the current window's figure from the all-traffic chart
     grep -o "\"$1\":{\"state\":[^}]*\"window\":{[^}]*}" <<<"$stats" | head -1 |
@@ -73,6 +73,8 @@ send 30 openai_refusal.json
 ok "a jump in refusals drives the refusal chart out of spec" \
     wait_until "curl -s '$ADMIN_URL/stats' | tr -d ' \n' | grep -q '\"refusal\":{\"state\":\"out_of_spec\"'" 10
 
+ok "all 72 exchanges evaluated" \
+    wait_until "curl -s '$ADMIN_URL/stats' | grep -q '\"evaluated\": 72'" 20
 http metrics "$ADMIN_URL/metrics"
 like "$(cat "$HTTP_BODY")" 'sigmaproxy_defects_total\{scope="all",scorer="refusal"\} 34' \
     "/metrics: defects by scorer"
